@@ -1,0 +1,116 @@
+//! The handler every entry point calls: Lambda, the local server and the tests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::header::AUTHORIZATION;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use super::request::{parse_request, ListRequest, REQUIRED_PERMISSION};
+use super::response::{error_response, json_response, page_body};
+use crate::auth::{permits, Claims, Verifier};
+use crate::domain::{Clock, ObjectId, PageMeta};
+use crate::error::Error;
+use crate::store::{ReadMeter, Store};
+
+pub struct App {
+    store: Store,
+    verifier: Verifier,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(store: Store, verifier: Verifier, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            verifier,
+            clock,
+        }
+    }
+
+    pub async fn handle(&self, request: Request, request_id: &str) -> Response<Body> {
+        let started = Instant::now();
+        let meter = ReadMeter::default();
+        let (response, organization) = match self.list(&request, &meter).await {
+            Ok((body, organization)) => (json_response(StatusCode::OK, &body), Some(organization)),
+            Err(error) => {
+                if let Some(detail) = error.detail() {
+                    if error.status().is_server_error() {
+                        tracing::error!(request_id, code = error.code(), detail, "request failed");
+                    } else {
+                        tracing::info!(request_id, code = error.code(), detail, "request refused");
+                    }
+                }
+                (error_response(&error, request_id), None)
+            }
+        };
+        let cost = meter.total();
+        tracing::info!(
+            request_id,
+            organization = organization.as_ref().map(ObjectId::as_str),
+            path = request.uri().path(),
+            query = request.uri().query(),
+            status = response.status().as_u16(),
+            dynamodb_calls = cost.calls,
+            consumed_rcu = cost.capacity_units,
+            items_read = cost.items_read,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    }
+
+    async fn list(
+        &self,
+        request: &Request,
+        meter: &ReadMeter,
+    ) -> Result<(serde_json::Value, ObjectId), Error> {
+        let claims = self.authenticate(request)?;
+        let ListRequest { organization, page } = parse_request(request)?;
+        let organization = self.authorize(&claims, &organization, meter).await?;
+        let now = self.clock.now();
+        let listed = self
+            .store
+            .list_tokens(&organization, &page, now, meter)
+            .await?;
+        let meta = PageMeta::new(listed.total_docs, &page);
+        Ok((page_body(&listed, &meta, now), organization))
+    }
+
+    fn authenticate(&self, request: &Request) -> Result<Claims, Error> {
+        let mut values = request.headers().get_all(AUTHORIZATION).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(Error::InvalidToken("more than one Authorization header".into()));
+        }
+        let value = first
+            .map(|value| value.to_str().map_err(|_| Error::InvalidToken("not ASCII".into())))
+            .transpose()?;
+        self.verifier.verify(value)
+    }
+
+    /// Resolves the organization and checks the permission. An organization the token does not
+    /// grant is reported exactly like one that does not exist.
+    async fn authorize(
+        &self,
+        claims: &Claims,
+        reference: &super::OrganizationRef,
+        meter: &ReadMeter,
+    ) -> Result<ObjectId, Error> {
+        let granted_id = reference.as_id().filter(|id| claims.grants(id).is_some());
+        let organization = match granted_id {
+            Some(id) => id,
+            None => self
+                .store
+                .organization_by_slug(reference.as_slug(), meter)
+                .await?
+                .ok_or(Error::NotFound)?,
+        };
+        match claims.grants(&organization) {
+            None => Err(Error::NotFound),
+            Some(granted) if permits(granted, REQUIRED_PERMISSION) => Ok(organization),
+            Some(_) => Err(Error::Forbidden(REQUIRED_PERMISSION)),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Response bodies: the paginated envelope with its items, and the error envelope.
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::domain::{
+    timestamp, EnrollmentToken, ObjectId, PageMeta, Timestamp, TokenState, TokenSummary,
+    WinPolicy,
+};
+use crate::error::Error;
+use crate::store::ListedToken;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserView<'a> {
+    id: &'a ObjectId,
+    /// The user's current email; null when the user no longer exists.
+    email: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentView<'a> {
+    win_policy_id: &'a ObjectId,
+    /// The policy as it is now; null when it no longer exists.
+    win_policy: Option<&'a WinPolicy>,
+    priority: u32,
+}
+
+/// A token as the API lists it: every field present, absent values as null.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenView<'a> {
+    id: &'a ObjectId,
+    organization_id: &'a ObjectId,
+    win_enterprise_id: Option<&'a ObjectId>,
+    win_device_id: Option<&'a ObjectId>,
+    mdm_user: Option<UserView<'a>>,
+    display_name: Option<&'a str>,
+    tags: &'a [String],
+    state: TokenState,
+    config: &'a Value,
+    #[serde(rename = "type")]
+    token_type: Option<&'a str>,
+    sub_type: Option<&'a str>,
+    #[serde(with = "timestamp")]
+    updated_at: Timestamp,
+    #[serde(with = "timestamp")]
+    created_at: Timestamp,
+    #[serde(with = "timestamp::option")]
+    expire_at: Option<Timestamp>,
+    enrollment_link: Option<&'a str>,
+    enroll_code: Option<&'a str>,
+    win_policy_id: Option<&'a ObjectId>,
+    win_policy_assignments: Vec<AssignmentView<'a>>,
+    summary: TokenSummary,
+    send_email: bool,
+    email_text: Option<&'a str>,
+    segment_id: Option<u64>,
+}
+
+fn token_view<'a>(token: &'a EnrollmentToken, listed: &'a ListedToken, now: Timestamp) -> TokenView<'a> {
+    TokenView {
+        id: &token.id,
+        organization_id: &token.organization_id,
+        win_enterprise_id: token.win_enterprise_id.as_ref(),
+        win_device_id: token.win_device_id.as_ref(),
+        mdm_user: token.mdm_user_id.as_ref().map(|id| UserView {
+            id,
+            email: listed.users.get(id).map(|user| user.email.as_str()),
+        }),
+        display_name: token.display_name.as_deref(),
+        tags: &token.tags,
+        state: token.shown_state(now),
+        config: &token.config,
+        token_type: token.token_type.as_deref(),
+        sub_type: token.sub_type.as_deref(),
+        updated_at: token.updated_at,
+        created_at: token.created_at,
+        expire_at: token.expire_at,
+        enrollment_link: token.enrollment_link.as_deref(),
+        enroll_code: token.enroll_code.as_deref(),
+        win_policy_id: token.win_policy_id.as_ref(),
+        win_policy_assignments: token
+            .win_policy_assignments
+            .iter()
+            .map(|assignment| AssignmentView {
+                win_policy_id: &assignment.win_policy_id,
+                win_policy: listed.policies.get(&assignment.win_policy_id),
+                priority: assignment.priority,
+            })
+            .collect(),
+        summary: token.summary(),
+        send_email: token.send_email,
+        email_text: token.email_text.as_deref(),
+        segment_id: token.segment_id,
+    }
+}
+
+pub fn page_body(listed: &ListedToken, meta: &PageMeta, now: Timestamp) -> Value {
+    let items: Vec<TokenView> = listed
+        .tokens
+        .iter()
+        .map(|token| token_view(token, listed, now))
+        .collect();
+    let mut data = serde_json::to_value(meta).expect("page metadata always serialises");
+    data["items"] = serde_json::to_value(items).expect("token views always serialise");
+    data["lean"] = Value::Bool(true);
+    json!({ "status": true, "data": data })
+}
+
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The error envelope; server errors carry the request id that the log line also carries.
+pub fn error_response(error: &Error, request_id: &str) -> Response<Body> {
+    let mut detail = json!({ "code": error.code(), "message": error.to_string() });
+    if error.status().is_server_error() {
+        detail["requestId"] = Value::String(request_id.to_string());
+    }
+    let mut response = json_response(error.status(), &json!({ "status": false, "error": detail }));
+    let headers = response.headers_mut();
+    match error {
+        Error::NoAuthToken | Error::InvalidToken(_) => {
+            headers.insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        }
+        Error::MethodNotAllowed => {
+            headers.insert("allow", HeaderValue::from_static("GET"));
+        }
+        Error::Unavailable(_) => {
+            headers.insert("retry-after", HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}

@@ -1,0 +1,100 @@
+//! DynamoDB: the key design, every expression, and the retries. Nothing outside this module
+//! sees an AWS type.
+
+mod keys;
+mod list;
+mod meter;
+mod read;
+pub mod schema;
+mod write;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+pub use keys::is_sortable_name;
+pub use list::ListedToken;
+pub use meter::{ReadCost, ReadMeter};
+pub use write::{WriteError, MAX_POLICIES_PER_TOKEN};
+
+use crate::error::Error;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Access to the service's table through the AWS SDK, against AWS or any compatible engine.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A client from the standard AWS configuration chain (`AWS_ENDPOINT_URL_DYNAMODB` included).
+    pub async fn from_environment(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Throttling and unavailability are worth a retry by the client (503); anything else is a fault (500).
+fn classify<E>(operation: &str, error: SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    const RETRYABLE: [&str; 5] = [
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    ];
+    let code = error.code().map(str::to_owned);
+    let detail = format!(
+        "{operation}: {}",
+        aws_smithy_error_chain(&error as &dyn std::error::Error)
+    );
+    match (&error, code.as_deref()) {
+        (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => Error::Unavailable(detail),
+        (_, Some(code)) if RETRYABLE.contains(&code) => Error::Unavailable(detail),
+        _ => Error::Internal(detail),
+    }
+}
+
+fn aws_smithy_error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn key_item((pk, sk): (String, String)) -> Item {
+    HashMap::from([
+        (keys::PK.to_string(), AttributeValue::S(pk)),
+        (keys::SK.to_string(), AttributeValue::S(sk)),
+    ])
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str)
+}

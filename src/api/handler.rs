@@ -33,7 +33,7 @@ impl App {
         let started = Instant::now();
         let meter = ReadMeter::default();
         let (response, organization) = match self.list(&request, &meter).await {
-            Ok((body, organization)) => (json_response(StatusCode::OK, &body), Some(organization)),
+            Ok((response, organization)) => (response, Some(organization)),
             Err(error) => {
                 if let Some(detail) = error.detail() {
                     if error.status().is_server_error() {
@@ -65,7 +65,7 @@ impl App {
         &self,
         request: &Request,
         meter: &ReadMeter,
-    ) -> Result<(serde_json::Value, ObjectId), Error> {
+    ) -> Result<(Response<Body>, ObjectId), Error> {
         let claims = self.authenticate(request)?;
         let ListRequest { organization, page } = parse_request(request)?;
         let organization = self.authorize(&claims, &organization, meter).await?;
@@ -75,7 +75,8 @@ impl App {
             .list_tokens(&organization, &page, now, meter)
             .await?;
         let meta = PageMeta::new(listed.total_docs, &page);
-        Ok((page_body(&listed, &meta, now), organization))
+        let body = page_body(&listed, &meta, now);
+        Ok((json_response(StatusCode::OK, &body), organization))
     }
 
     fn authenticate(&self, request: &Request) -> Result<Claims, Error> {

@@ -100,20 +100,39 @@ fn token_view<'a>(token: &'a EnrollmentToken, listed: &'a ListedToken, now: Time
     }
 }
 
-pub fn page_body(listed: &ListedToken, meta: &PageMeta, now: Timestamp) -> Value {
-    let items: Vec<TokenView> = listed
+#[derive(Serialize)]
+struct PageData<'a> {
+    items: Vec<TokenView<'a>>,
+    #[serde(flatten)]
+    meta: &'a PageMeta,
+    lean: bool,
+}
+
+#[derive(Serialize)]
+pub struct PageBody<'a> {
+    status: bool,
+    data: PageData<'a>,
+}
+
+pub fn page_body<'a>(listed: &'a ListedToken, meta: &'a PageMeta, now: Timestamp) -> PageBody<'a> {
+    let items = listed
         .tokens
         .iter()
         .map(|token| token_view(token, listed, now))
         .collect();
-    let mut data = serde_json::to_value(meta).expect("page metadata always serialises");
-    data["items"] = serde_json::to_value(items).expect("token views always serialise");
-    data["lean"] = Value::Bool(true);
-    json!({ "status": true, "data": data })
+    PageBody {
+        status: true,
+        data: PageData {
+            items,
+            meta,
+            lean: true,
+        },
+    }
 }
 
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response bodies always serialise");
+    let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

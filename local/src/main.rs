@@ -1,0 +1,165 @@
+//! `devkit serve`: the service on http://127.0.0.1:3000 over an embedded engine with demo data.
+//! `devkit token`: a dev token for any organization and permissions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use devkit::demo::{self, DemoShape, DEMO_ORGANIZATION, DEMO_SLUG};
+use devkit::dev_token::{self, LIST_PERMISSION};
+use devkit::engine::{client_for, Engine};
+use devkit::fixture::Fixture;
+use enrollment_tokens::api::App;
+use enrollment_tokens::auth::Verifier;
+use enrollment_tokens::config::Config;
+use enrollment_tokens::domain::SystemClock;
+use enrollment_tokens::store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::net::TcpListener;
+
+const TABLE: &str = "enrollment-tokens-local";
+
+#[derive(Parser)]
+#[command(about = "Local development kit of the enrollment-tokens service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the endpoint locally on an embedded engine, seeded with demo data or a fixture.
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Load this fixture (JSON) into a fresh in-memory engine instead of the demo data.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+        /// Where the demo database is kept between runs.
+        #[arg(long, default_value = ".local-data")]
+        data_dir: PathBuf,
+        /// Throw the kept demo database away and seed a new one.
+        #[arg(long)]
+        reset: bool,
+        /// Use this DynamoDB-compatible endpoint instead of the embedded engine (table must exist).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Tokens in the demo organization.
+        #[arg(long, default_value_t = DemoShape::default().tokens)]
+        demo_tokens: usize,
+    },
+    /// Print a dev token (HS256, local secret) granting permissions in organizations.
+    Token {
+        /// Organization id (repeatable); defaults to the demo organization.
+        #[arg(long = "org")]
+        organizations: Vec<String>,
+        /// Permission (repeatable); defaults to mdm.windows.enrollmentToken.list.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long, default_value_t = 12 * 3600)]
+        ttl_seconds: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lambda_http::tracing::init_default_subscriber();
+    match Cli::parse().command {
+        Command::Token {
+            organizations,
+            permissions,
+            ttl_seconds,
+        } => {
+            println!("{}", token(organizations, permissions, ttl_seconds));
+            Ok(())
+        }
+        Command::Serve {
+            port,
+            fixture,
+            data_dir,
+            reset,
+            endpoint,
+            demo_tokens,
+        } => {
+            let shape = DemoShape {
+                tokens: demo_tokens,
+                ..DemoShape::default()
+            };
+            serve(port, fixture, data_dir, reset, endpoint, shape).await
+        }
+    }
+}
+
+fn token(organizations: Vec<String>, permissions: Vec<String>, ttl_seconds: i64) -> String {
+    let organizations = if organizations.is_empty() {
+        vec![DEMO_ORGANIZATION.to_string()]
+    } else {
+        organizations
+    };
+    let permissions = if permissions.is_empty() {
+        vec![LIST_PERMISSION.to_string()]
+    } else {
+        permissions
+    };
+    let grants: Vec<(String, Vec<String>)> = organizations
+        .into_iter()
+        .map(|organization| (organization, permissions.clone()))
+        .collect();
+    dev_token::mint(&grants, ttl_seconds)
+}
+
+async fn serve(
+    port: u16,
+    fixture: Option<PathBuf>,
+    data_dir: PathBuf,
+    reset: bool,
+    endpoint: Option<String>,
+    shape: DemoShape,
+) -> anyhow::Result<()> {
+    let database = data_dir.join("demo.db");
+    if reset && database.exists() {
+        std::fs::remove_file(&database).with_context(|| format!("removing {}", database.display()))?;
+    }
+    let (client, _engine) = match endpoint {
+        Some(endpoint) => (client_for(&endpoint), None),
+        None => {
+            let file = fixture.is_none().then_some(database.as_path());
+            let engine = Engine::start(file).await?;
+            eprintln!("embedded DynamoDB engine (dynoxide) on {}", engine.endpoint);
+            (engine.client(), Some(engine))
+        }
+    };
+    let store = Store::new(client, TABLE);
+    if store.table_exists().await? {
+        eprintln!("reusing the data in {} (--reset to seed again)", database.display());
+    } else {
+        store.create_table().await?;
+        let data = match &fixture {
+            Some(path) => Fixture::read(path)?,
+            None => demo::demo(shape, Utc::now()),
+        };
+        let bar = ProgressBar::new(data.token_count()).with_style(
+            ProgressStyle::with_template("seeding {bar:40} {pos}/{len} tokens ({per_sec}, {eta})")
+                .expect("static template"),
+        );
+        data.load(&store, |n| bar.inc(n)).await?;
+        bar.finish();
+    }
+    let config = Config::from_lookup(|name| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| dev_token::dev_setting(TABLE, name))
+    })?;
+    let app = App::new(store, Verifier::new(&config.auth)?, Arc::new(SystemClock));
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let token = token(vec![], vec![], 12 * 3600);
+    let organization = if fixture.is_some() { "<organizationId>" } else { DEMO_SLUG };
+    eprintln!(
+        "\nready on http://127.0.0.1:{port}\n\ncurl -s -H 'Authorization: Bearer {token}' \\\n  'http://127.0.0.1:{port}/v1/organizations/{organization}/mdm/windows/enterprise/enrollment-tokens/?limit=5'\n"
+    );
+    devkit::server::serve(Arc::new(app), listener).await
+}

@@ -600,3 +600,25 @@ async fn wrong_method_and_unknown_route() {
     let reply = w.harness.get("/v1/organizations/acme/mdm/android/enterprise/enrollment-tokens", Some(&auth)).await;
     reply.error(404, 3001);
 }
+
+#[tokio::test]
+async fn reassigning_the_user_moves_the_token_between_user_listings() {
+    let w = world().await;
+    let now = epoch() + Duration::hours(3);
+    // Token 100: user 11 and policy 31; move it to user 12 (the same items, rewritten).
+    w.harness
+        .store
+        .update_token(&w.a, &oid(100), now, |t| {
+            t.mdm_user_id = Some(oid(12));
+            t.state = StoredState::Pending;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let listed = |user: &ObjectId, policy: &ObjectId| {
+        format!("limit=100&mdm-user={user}&win-policy={policy}")
+    };
+    let id = oid(100).to_string();
+    assert!(!w.list(&listed(&w.users[0], &w.policies[0])).await.ids().contains(&id));
+    assert!(w.list(&listed(&w.users[1], &w.policies[0])).await.ids().contains(&id));
+}

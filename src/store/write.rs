@@ -280,13 +280,17 @@ impl Store {
                 on_condition_failed,
             });
         }
-        for scope in old_scopes.iter().filter(|scope| !new_scopes.contains(scope)) {
+        // Items are keyed by scope kind, not by user: a new user rewrites the same items.
+        let new_items: Vec<String> = new_scopes.iter().map(Scope::member_sk).collect();
+        let left: Vec<String> = old_scopes
+            .iter()
+            .map(Scope::member_sk)
+            .filter(|sk| !new_items.contains(sk))
+            .collect();
+        for sk in left {
             let delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(key_item((
-                    keys::token_partition(&new.id),
-                    scope.member_sk(),
-                ))))
+                .set_key(Some(key_item((keys::token_partition(&new.id), sk))))
                 .build()
                 .expect("table and key are set");
             actions.push(Action {

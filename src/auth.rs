@@ -57,9 +57,9 @@ pub fn permits(granted: &[String], required: &str) -> bool {
     granted.iter().any(|permission| {
         permission == required
             || permission == "*"
-            || permission.strip_suffix('*').is_some_and(|prefix| {
-                prefix.ends_with('.') && required.starts_with(prefix)
-            })
+            || permission
+                .strip_suffix('*')
+                .is_some_and(|prefix| prefix.ends_with('.') && required.starts_with(prefix))
     })
 }
 
@@ -89,9 +89,11 @@ impl Verifier {
             let set: JwkSet = serde_json::from_str(jwks)
                 .map_err(|e| ConfigError(format!("JWT_JWKS is not a JWKS document: {e}")))?;
             for jwk in &set.keys {
-                let kid = jwk.common.key_id.clone().ok_or_else(|| {
-                    ConfigError("JWT_JWKS: every key needs a \"kid\"".into())
-                })?;
+                let kid = jwk
+                    .common
+                    .key_id
+                    .clone()
+                    .ok_or_else(|| ConfigError("JWT_JWKS: every key needs a \"kid\"".into()))?;
                 let algorithm = jwk
                     .common
                     .key_algorithm
@@ -192,10 +194,25 @@ mod tests {
     fn bearer_scheme_any_case_and_missing_forms() {
         assert_eq!(bearer_token(Some("bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("BEARER  abc ")).unwrap(), "abc");
-        for missing in [None, Some(""), Some("Bearer"), Some("Bearer   "), Some("Basic abc")] {
-            assert!(matches!(bearer_token(missing), Err(Error::NoAuthToken)), "{missing:?}");
+        for missing in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer   "),
+            Some("Basic abc"),
+        ] {
+            assert!(
+                matches!(bearer_token(missing), Err(Error::NoAuthToken)),
+                "{missing:?}"
+            );
         }
-        assert!(matches!(bearer_token(Some("Bearer a b")), Err(Error::InvalidToken(_))));
-        assert!(matches!(bearer_token(Some("Bearer a,Bearer b")), Err(Error::InvalidToken(_))));
+        assert!(matches!(
+            bearer_token(Some("Bearer a b")),
+            Err(Error::InvalidToken(_))
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer a,Bearer b")),
+            Err(Error::InvalidToken(_))
+        ));
     }
 }

@@ -94,7 +94,12 @@ mod tests {
 
     #[test]
     fn each_missing_setting_is_named() {
-        for skip in ["TABLE_NAME", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_DEV_HS256_SECRET"] {
+        for skip in [
+            "TABLE_NAME",
+            "JWT_ISSUER",
+            "JWT_AUDIENCE",
+            "JWT_DEV_HS256_SECRET",
+        ] {
             let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != skip).collect();
             let message = config(&pairs).unwrap_err().to_string();
             assert!(message.contains(skip), "{message}");

@@ -88,7 +88,8 @@ async fn world() -> World {
 
 impl World {
     async fn list(&self, query: &str) -> Reply {
-        self.list_as(&self.a.to_string(), query, &bearer(&self.a, &[LIST])).await
+        self.list_as(&self.a.to_string(), query, &bearer(&self.a, &[LIST]))
+            .await
     }
 
     async fn list_as(&self, organization: &str, query: &str, authorization: &str) -> Reply {
@@ -97,7 +98,12 @@ impl World {
     }
 
     fn oracle(&self, request: &PageRequest) -> (Vec<String>, u64) {
-        let (ids, total) = expected(&self.data.tokens, &self.a, request, self.harness.clock.get());
+        let (ids, total) = expected(
+            &self.data.tokens,
+            &self.a,
+            request,
+            self.harness.clock.get(),
+        );
         (ids.iter().map(ToString::to_string).collect(), total)
     }
 }
@@ -124,7 +130,11 @@ fn query_of(request: &PageRequest) -> String {
 }
 
 fn assert_meta(data: &Value, total: u64, page: u64, limit: u64) {
-    let total_pages = if limit == 0 { 1 } else { total.div_ceil(limit).max(1) };
+    let total_pages = if limit == 0 {
+        1
+    } else {
+        total.div_ceil(limit).max(1)
+    };
     let page = if limit == 0 { 1 } else { page };
     assert_eq!(data["totalDocs"], json!(total), "{data}");
     assert_eq!(data["limit"], json!(limit));
@@ -155,13 +165,34 @@ async fn every_filter_sort_visibility_and_page_matches_the_oracle() {
     let w = world().await;
     let filters = [
         Filter::default(),
-        Filter { user: Some(w.users[0].clone()), policy: None },
-        Filter { user: Some(w.users[1].clone()), policy: None },
-        Filter { user: None, policy: Some(w.policies[0].clone()) },
-        Filter { user: None, policy: Some(w.policies[1].clone()) },
-        Filter { user: Some(w.users[0].clone()), policy: Some(w.policies[0].clone()) },
-        Filter { user: Some(w.users[1].clone()), policy: Some(w.policies[1].clone()) },
-        Filter { user: Some(oid(999)), policy: None },
+        Filter {
+            user: Some(w.users[0].clone()),
+            policy: None,
+        },
+        Filter {
+            user: Some(w.users[1].clone()),
+            policy: None,
+        },
+        Filter {
+            user: None,
+            policy: Some(w.policies[0].clone()),
+        },
+        Filter {
+            user: None,
+            policy: Some(w.policies[1].clone()),
+        },
+        Filter {
+            user: Some(w.users[0].clone()),
+            policy: Some(w.policies[0].clone()),
+        },
+        Filter {
+            user: Some(w.users[1].clone()),
+            policy: Some(w.policies[1].clone()),
+        },
+        Filter {
+            user: Some(oid(999)),
+            policy: None,
+        },
     ];
     let mut checked = 0;
     for filter in &filters {
@@ -178,7 +209,10 @@ async fn every_filter_sort_visibility_and_page_matches_the_oracle() {
                     let (_, total) = w.oracle(&base);
                     let mut seen = Vec::new();
                     for page in 1..=total.div_ceil(4) + 1 {
-                        let request = PageRequest { page, ..base.clone() };
+                        let request = PageRequest {
+                            page,
+                            ..base.clone()
+                        };
                         let reply = w.list(&query_of(&request)).await;
                         let (ids, _) = w.oracle(&request);
                         assert_eq!(reply.ids(), ids, "{}", query_of(&request));
@@ -241,16 +275,42 @@ async fn items_carry_every_field_with_joined_user_and_policies() {
         .find(|item| item["id"] == json!(oid(101).to_string()))
         .expect("token 101 is listed")
         .clone();
-    let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for field in [
-        "id", "organizationId", "winEnterpriseId", "winDeviceId", "mdmUser", "displayName", "tags",
-        "state", "config", "type", "subType", "updatedAt", "createdAt", "expireAt",
-        "enrollmentLink", "enrollCode", "winPolicyId", "winPolicyAssignments", "summary",
-        "sendEmail", "emailText", "segmentId",
+        "id",
+        "organizationId",
+        "winEnterpriseId",
+        "winDeviceId",
+        "mdmUser",
+        "displayName",
+        "tags",
+        "state",
+        "config",
+        "type",
+        "subType",
+        "updatedAt",
+        "createdAt",
+        "expireAt",
+        "enrollmentLink",
+        "enrollCode",
+        "winPolicyId",
+        "winPolicyAssignments",
+        "summary",
+        "sendEmail",
+        "emailText",
+        "segmentId",
     ] {
         assert!(keys.contains(&field), "{field} missing from {item}");
     }
-    assert_eq!(item["mdmUser"], json!({ "id": w.users[1].to_string(), "email": "bob@acme.test" }));
+    assert_eq!(
+        item["mdmUser"],
+        json!({ "id": w.users[1].to_string(), "email": "bob@acme.test" })
+    );
     assert_eq!(item["state"], json!("DONE"));
     assert_eq!(item["segmentId"], json!(1));
     assert_eq!(item["createdAt"], json!("2026-06-01T12:00:00.000Z"));
@@ -258,7 +318,10 @@ async fn items_carry_every_field_with_joined_user_and_policies() {
     let assignments = item["winPolicyAssignments"].as_array().unwrap();
     assert_eq!(assignments.len(), 2);
     let policy = &assignments[1]["winPolicy"];
-    assert_eq!(assignments[1]["winPolicyId"], json!(w.policies[1].to_string()));
+    assert_eq!(
+        assignments[1]["winPolicyId"],
+        json!(w.policies[1].to_string())
+    );
     assert_eq!(assignments[1]["priority"], json!(10));
     assert_eq!(policy["name"], json!("Kiosk"));
     assert_eq!(policy["version"], json!(3));
@@ -309,13 +372,23 @@ async fn expiry_is_derived_at_read_time_and_moves_the_state_order() {
     let after_states = states(&after);
     // Only never-expiring tokens stay PENDING, and they now lead the descending order.
     let pending = after_states.iter().filter(|s| *s == "PENDING").count();
-    assert_eq!(pending, w.data.tokens.iter().filter(|t| {
-        t.organization_id == w.a && t.state == StoredState::Pending && t.expire_at.is_none()
-    }).count());
+    assert_eq!(
+        pending,
+        w.data
+            .tokens
+            .iter()
+            .filter(|t| {
+                t.organization_id == w.a && t.state == StoredState::Pending && t.expire_at.is_none()
+            })
+            .count()
+    );
     assert!(after_states[..pending].iter().all(|s| s == "PENDING"));
     let (ids, _) = w.oracle(&PageRequest {
         limit: 100,
-        sort: Sort { field: SortField::State, direction: SortDirection::Descending },
+        sort: Sort {
+            field: SortField::State,
+            direction: SortDirection::Descending,
+        },
         ..PageRequest::default()
     });
     assert_eq!(after.ids(), ids);
@@ -325,7 +398,10 @@ async fn expiry_is_derived_at_read_time_and_moves_the_state_order() {
 async fn joins_show_the_current_user_and_policy_and_null_for_a_deleted_policy() {
     let w = world().await;
     let store = &w.harness.store;
-    store.put_user(&user(&w.a, &w.users[1], "robert@acme.test")).await.unwrap();
+    store
+        .put_user(&user(&w.a, &w.users[1], "robert@acme.test"))
+        .await
+        .unwrap();
     let mut renamed = policy(&w.a, &w.policies[0], "Baseline v2");
     renamed.version = 4;
     store.put_policy(&renamed).await.unwrap();
@@ -343,7 +419,10 @@ async fn joins_show_the_current_user_and_policy_and_null_for_a_deleted_policy() 
     assert_eq!(assignments[0]["winPolicy"]["name"], json!("Baseline v2"));
     assert_eq!(assignments[0]["winPolicy"]["version"], json!(4));
     assert_eq!(assignments[1]["winPolicy"], Value::Null);
-    assert_eq!(assignments[1]["winPolicyId"], json!(w.policies[1].to_string()));
+    assert_eq!(
+        assignments[1]["winPolicyId"],
+        json!(w.policies[1].to_string())
+    );
 }
 
 #[tokio::test]
@@ -369,12 +448,19 @@ async fn writes_move_tokens_between_listings_and_totals() {
     let before_revoke_all = total(w.list(&p1_all).await);
     store.revoke_token(&w.a, &oid(104), now).await.unwrap();
     assert_eq!(total(w.list(&p1).await), before_p1);
-    assert_eq!(total(w.list(&p1_all).await), before_revoke_all, "revoked, still listed as deleted");
+    assert_eq!(
+        total(w.list(&p1_all).await),
+        before_revoke_all,
+        "revoked, still listed as deleted"
+    );
     let reply = w.list("limit=100").await;
     assert!(!reply.ids().contains(&oid(104).to_string()));
     // Token 103: pending, no user, no policy. Complete it.
     let device = oid(777);
-    store.complete_token(&w.a, &oid(103), &device, now).await.unwrap();
+    store
+        .complete_token(&w.a, &oid(103), &device, now)
+        .await
+        .unwrap();
     let reply = w.list("limit=100&sort=updatedAt:desc").await;
     let first = &reply.data()["items"][0];
     assert_eq!(first["id"], json!(oid(103).to_string()));
@@ -415,7 +501,10 @@ async fn every_malformed_parameter_is_a_400_that_names_it() {
     ];
     for (query, parameter) in cases {
         let message = w.list(query).await.error(400, 2001);
-        assert!(message.contains(&format!("'{parameter}'")), "{query}: {message}");
+        assert!(
+            message.contains(&format!("'{parameter}'")),
+            "{query}: {message}"
+        );
     }
 }
 
@@ -423,13 +512,28 @@ async fn every_malformed_parameter_is_a_400_that_names_it() {
 async fn lenient_forms_and_defaults() {
     let w = world().await;
     let default_ids = w.list("").await.ids();
-    assert_eq!(w.list("sort=").await.ids(), default_ids, "empty sort is the default");
-    assert_eq!(w.list("sort=createdAt:desc&unknown=1").await.ids(), default_ids);
+    assert_eq!(
+        w.list("sort=").await.ids(),
+        default_ids,
+        "empty sort is the default"
+    );
+    assert_eq!(
+        w.list("sort=createdAt:desc&unknown=1").await.ids(),
+        default_ids
+    );
     assert_eq!(w.list("limit=010&page=01").await.ids(), default_ids);
-    let upper = w.list(&format!("mdm-user={}", w.users[0].as_str().to_uppercase())).await;
+    let upper = w
+        .list(&format!("mdm-user={}", w.users[0].as_str().to_uppercase()))
+        .await;
     let lower = w.list(&format!("mdm-user={}", w.users[0])).await;
     assert_eq!(upper.ids(), lower.ids());
-    for (value, total) in [("TRUE", 25), ("True", 25), ("1", 25), ("FALSE", 20), ("0", 20)] {
+    for (value, total) in [
+        ("TRUE", 25),
+        ("True", 25),
+        ("1", 25),
+        ("FALSE", 20),
+        ("0", 20),
+    ] {
         let reply = w.list(&format!("limit=0&show-deleted={value}")).await;
         assert_eq!(reply.data()["totalDocs"], json!(total), "{value}");
     }
@@ -444,9 +548,15 @@ async fn organization_by_id_or_slug_and_the_path_rules() {
     let auth = bearer(&w.a, &[LIST]);
     let by_id = w.list_as(&w.a.to_string(), "", &auth).await.ids();
     assert_eq!(w.list_as("acme", "", &auth).await.ids(), by_id);
-    assert_eq!(w.list_as("ACME", "", &auth).await.ids(), by_id, "slugs ignore case");
     assert_eq!(
-        w.list_as(&w.a.as_str().to_uppercase(), "", &auth).await.ids(),
+        w.list_as("ACME", "", &auth).await.ids(),
+        by_id,
+        "slugs ignore case"
+    );
+    assert_eq!(
+        w.list_as(&w.a.as_str().to_uppercase(), "", &auth)
+            .await
+            .ids(),
         by_id
     );
     let no_slash = format!("{PATH_PREFIX}/acme/mdm/windows/enterprise/enrollment-tokens");
@@ -458,8 +568,12 @@ async fn organization_by_id_or_slug_and_the_path_rules() {
     // Unknown slug, unknown id granted by the token, and another organization's id and slug.
     let unknown = oid(3);
     w.list_as("nobody", "", &auth).await.error(404, 3001);
-    w.list_as(&unknown.to_string(), "", &bearer(&unknown, &[LIST])).await.error(404, 3001);
-    w.list_as(&w.b.to_string(), "", &auth).await.error(404, 3001);
+    w.list_as(&unknown.to_string(), "", &bearer(&unknown, &[LIST]))
+        .await
+        .error(404, 3001);
+    w.list_as(&w.b.to_string(), "", &auth)
+        .await
+        .error(404, 3001);
     let message = w.list_as("globex", "", &auth).await.error(404, 3001);
     assert_eq!(message, "Entity not found");
 }
@@ -477,7 +591,10 @@ async fn another_organizations_filters_find_nothing() {
     for id in w.list("limit=100&show-deleted=true").await.ids() {
         assert!(id.starts_with("660000000000000000000"), "{id}");
         let n = u64::from_str_radix(&id[8..], 16).unwrap();
-        assert!((100..125).contains(&n), "only organization A's tokens: {id}");
+        assert!(
+            (100..125).contains(&n),
+            "only organization A's tokens: {id}"
+        );
     }
 }
 
@@ -489,12 +606,23 @@ async fn permissions_exact_wildcard_missing_and_foreign() {
         let reply = w.list_as(&org, "", &bearer(&w.a, &[granted])).await;
         assert_eq!(reply.status, 200, "{granted}");
     }
-    for granted in ["mdm.windows.enrollmentToken.get", "mdm.android.*", "mdm.win*"] {
-        let message = w.list_as(&org, "", &bearer(&w.a, &[granted])).await.error(403, 4003);
+    for granted in [
+        "mdm.windows.enrollmentToken.get",
+        "mdm.android.*",
+        "mdm.win*",
+    ] {
+        let message = w
+            .list_as(&org, "", &bearer(&w.a, &[granted]))
+            .await
+            .error(403, 4003);
         assert!(message.contains(LIST), "{message}");
     }
-    w.list_as(&org, "", &bearer(&w.b, &[LIST])).await.error(404, 3001);
-    w.list_as("acme", "", &bearer(&w.b, &[LIST])).await.error(404, 3001);
+    w.list_as(&org, "", &bearer(&w.b, &[LIST]))
+        .await
+        .error(404, 3001);
+    w.list_as("acme", "", &bearer(&w.b, &[LIST]))
+        .await
+        .error(404, 3001);
 }
 
 #[tokio::test]
@@ -502,7 +630,12 @@ async fn authentication_failures_are_401s_with_the_bearer_challenge() {
     let w = world().await;
     let claims = standard_claims(&w.a, &[LIST]);
     let valid_rs = rs256(RSA_PRIVATE, "test-rsa-1", &claims);
-    assert_eq!(w.list_as("acme", "", &format!("Bearer {valid_rs}")).await.status, 200);
+    assert_eq!(
+        w.list_as("acme", "", &format!("Bearer {valid_rs}"))
+            .await
+            .status,
+        200
+    );
     let with = |change: &dyn Fn(&mut Value)| {
         let mut claims = claims.clone();
         change(&mut claims);
@@ -510,7 +643,11 @@ async fn authentication_failures_are_401s_with_the_bearer_challenge() {
     };
     let (header, payload, signature) = {
         let parts: Vec<&str> = valid_rs.split('.').collect();
-        (parts[0].to_string(), parts[1].to_string(), parts[2].to_string())
+        (
+            parts[0].to_string(),
+            parts[1].to_string(),
+            parts[2].to_string(),
+        )
     };
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     let b64 = |text: &str| URL_SAFE_NO_PAD.encode(text);
@@ -530,7 +667,14 @@ async fn authentication_failures_are_401s_with_the_bearer_challenge() {
         .unwrap()
     };
     let now = chrono::Utc::now().timestamp();
-    let missing = [None, Some(""), Some("Bearer"), Some("Bearer "), Some("Basic dXNlcjpwYXNz"), Some(valid_rs.as_str())];
+    let missing = [
+        None,
+        Some(""),
+        Some("Bearer"),
+        Some("Bearer "),
+        Some("Basic dXNlcjpwYXNz"),
+        Some(valid_rs.as_str()),
+    ];
     for authorization in missing {
         let reply = w.harness.get(&path("acme"), authorization).await;
         assert_eq!(reply.error(401, 4002), "No auth token", "{authorization:?}");
@@ -539,23 +683,63 @@ async fn authentication_failures_are_401s_with_the_bearer_challenge() {
     let invalid = [
         ("garbage", "Bearer not.a.jwt".to_string()),
         ("alg none", format!("Bearer {none_header}.{payload}.")),
-        ("tampered", format!("Bearer {header}.{tampered_payload}.{signature}")),
-        ("HS256 with the public key", format!("Bearer {hs_with_public_key}")),
-        ("foreign key", format!("Bearer {}", rs256(FOREIGN_RSA_PRIVATE, "test-rsa-1", &claims))),
-        ("unknown kid", format!("Bearer {}", rs256(RSA_PRIVATE, "other", &claims))),
+        (
+            "tampered",
+            format!("Bearer {header}.{tampered_payload}.{signature}"),
+        ),
+        (
+            "HS256 with the public key",
+            format!("Bearer {hs_with_public_key}"),
+        ),
+        (
+            "foreign key",
+            format!(
+                "Bearer {}",
+                rs256(FOREIGN_RSA_PRIVATE, "test-rsa-1", &claims)
+            ),
+        ),
+        (
+            "unknown kid",
+            format!("Bearer {}", rs256(RSA_PRIVATE, "other", &claims)),
+        ),
         ("expired", with(&|c| c["exp"] = json!(now - 120))),
-        ("no exp", with(&|c| { c.as_object_mut().unwrap().remove("exp"); })),
-        ("exp as string", with(&|c| c["exp"] = json!((now + 600).to_string()))),
+        (
+            "no exp",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+        ),
+        (
+            "exp as string",
+            with(&|c| c["exp"] = json!((now + 600).to_string())),
+        ),
         ("nbf in the future", with(&|c| c["nbf"] = json!(now + 600))),
-        ("wrong issuer", with(&|c| c["iss"] = json!("https://evil.test/"))),
+        (
+            "wrong issuer",
+            with(&|c| c["iss"] = json!("https://evil.test/")),
+        ),
         ("wrong audience", with(&|c| c["aud"] = json!("other-api"))),
         ("two tokens", format!("Bearer {valid_rs} {valid_rs}")),
-        ("dev token with another secret", format!("Bearer {}", devkit::dev_token::mint_with_secret(&[(w.a.to_string(), vec![LIST.into()])], 600, "guess"))),
+        (
+            "dev token with another secret",
+            format!(
+                "Bearer {}",
+                devkit::dev_token::mint_with_secret(
+                    &[(w.a.to_string(), vec![LIST.into()])],
+                    600,
+                    "guess"
+                )
+            ),
+        ),
     ];
     for (case, authorization) in invalid {
         let reply = w.list_as("acme", "", &authorization).await;
         assert_eq!(reply.error(401, 4004), "Invalid Token", "{case}");
-        assert_eq!(reply.headers.get("www-authenticate").unwrap(), "Bearer", "{case}");
+        assert_eq!(
+            reply.headers.get("www-authenticate").unwrap(),
+            "Bearer",
+            "{case}"
+        );
         assert!(reply.body.get("data").is_none(), "{case}");
     }
     // Expired within the leeway still passes.
@@ -566,8 +750,14 @@ async fn authentication_failures_are_401s_with_the_bearer_challenge() {
 #[tokio::test]
 async fn scheme_and_header_name_in_any_case_and_two_headers_refused() {
     let w = world().await;
-    let jwt = bearer(&w.a, &[LIST]).trim_start_matches("Bearer ").to_string();
-    for (name, scheme) in [("authorization", "bearer"), ("AUTHORIZATION", "BEARER"), ("Authorization", "BeArEr")] {
+    let jwt = bearer(&w.a, &[LIST])
+        .trim_start_matches("Bearer ")
+        .to_string();
+    for (name, scheme) in [
+        ("authorization", "bearer"),
+        ("AUTHORIZATION", "BEARER"),
+        ("Authorization", "BeArEr"),
+    ] {
         let request = lambda_http::http::Request::builder()
             .uri(path("acme"))
             .header(name, format!("{scheme} {jwt}"))
@@ -597,7 +787,13 @@ async fn wrong_method_and_unknown_route() {
     let reply = w.harness.send(request).await;
     reply.error(405, 2002);
     assert_eq!(reply.headers.get("allow").unwrap(), "GET");
-    let reply = w.harness.get("/v1/organizations/acme/mdm/android/enterprise/enrollment-tokens", Some(&auth)).await;
+    let reply = w
+        .harness
+        .get(
+            "/v1/organizations/acme/mdm/android/enterprise/enrollment-tokens",
+            Some(&auth),
+        )
+        .await;
     reply.error(404, 3001);
 }
 
@@ -619,6 +815,14 @@ async fn reassigning_the_user_moves_the_token_between_user_listings() {
         format!("limit=100&mdm-user={user}&win-policy={policy}")
     };
     let id = oid(100).to_string();
-    assert!(!w.list(&listed(&w.users[0], &w.policies[0])).await.ids().contains(&id));
-    assert!(w.list(&listed(&w.users[1], &w.policies[0])).await.ids().contains(&id));
+    assert!(!w
+        .list(&listed(&w.users[0], &w.policies[0]))
+        .await
+        .ids()
+        .contains(&id));
+    assert!(w
+        .list(&listed(&w.users[1], &w.policies[0]))
+        .await
+        .ids()
+        .contains(&id));
 }

@@ -26,12 +26,27 @@ enum Op {
         expires_after: Option<i64>,
         name: Option<u8>,
     },
-    Assign { token: usize, policies: Vec<u64> },
-    Revoke { token: usize },
-    Complete { token: usize },
-    Rename { token: usize, name: Option<u8> },
-    SetUser { token: usize, user: Option<u64> },
-    Advance { minutes: i64 },
+    Assign {
+        token: usize,
+        policies: Vec<u64>,
+    },
+    Revoke {
+        token: usize,
+    },
+    Complete {
+        token: usize,
+    },
+    Rename {
+        token: usize,
+        name: Option<u8>,
+    },
+    SetUser {
+        token: usize,
+        user: Option<u64>,
+    },
+    Advance {
+        minutes: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -84,14 +99,22 @@ impl Model {
         let organization = oid(1);
         let other = oid(2);
         let mut data = Data {
-            organizations: vec![organization_(&organization, "model"), organization_(&other, "other")],
+            organizations: vec![
+                organization_(&organization, "model"),
+                organization_(&other, "other"),
+            ],
             ..Data::default()
         };
         for n in 0..USERS {
-            data.users.push(user(&organization, &user_id(n), &format!("u{n}@model.test")));
+            data.users.push(user(
+                &organization,
+                &user_id(n),
+                &format!("u{n}@model.test"),
+            ));
         }
         for n in 0..POLICIES {
-            data.policies.push(policy(&organization, &policy_id(n), &format!("P{n}")));
+            data.policies
+                .push(policy(&organization, &policy_id(n), &format!("P{n}")));
         }
         // Another organization's token, with the same creation minute: must never show up.
         data.tokens.push(token(&other, &oid(5000), 0));
@@ -115,7 +138,14 @@ impl Model {
         let now = self.harness.clock.get();
         let organization = self.organization.clone();
         match op {
-            Op::Create { user, policies, legacy, minute, expires_after, name } => {
+            Op::Create {
+                user,
+                policies,
+                legacy,
+                minute,
+                expires_after,
+                name,
+            } => {
                 let id = oid(1000 + self.tokens.len() as u64);
                 let mut t = token(&organization, &id, minute);
                 t.created_at = now + Duration::minutes(minute);
@@ -207,10 +237,22 @@ impl Model {
         let now = self.harness.clock.get();
         let auth = bearer(&self.organization, &[LIST]);
         let mut filters = vec![Filter::default()];
-        filters.push(Filter { user: Some(user_id(0)), policy: None });
-        filters.push(Filter { user: None, policy: Some(policy_id(0)) });
-        filters.push(Filter { user: None, policy: Some(policy_id(1)) });
-        filters.push(Filter { user: Some(user_id(1)), policy: Some(policy_id(1)) });
+        filters.push(Filter {
+            user: Some(user_id(0)),
+            policy: None,
+        });
+        filters.push(Filter {
+            user: None,
+            policy: Some(policy_id(0)),
+        });
+        filters.push(Filter {
+            user: None,
+            policy: Some(policy_id(1)),
+        });
+        filters.push(Filter {
+            user: Some(user_id(1)),
+            policy: Some(policy_id(1)),
+        });
         for filter in &filters {
             for show_deleted in [false, true] {
                 for field in SortField::ALL {
@@ -224,8 +266,12 @@ impl Model {
                         };
                         let (_, total) = expected(&self.tokens, &self.organization, &base, now);
                         for page in 1..=total.div_ceil(3) + 1 {
-                            let request = PageRequest { page, ..base.clone() };
-                            let (ids, _) = expected(&self.tokens, &self.organization, &request, now);
+                            let request = PageRequest {
+                                page,
+                                ..base.clone()
+                            };
+                            let (ids, _) =
+                                expected(&self.tokens, &self.organization, &request, now);
                             let uri = format!("{}?{}", path("model"), query(&request));
                             let reply = self.harness.get(&uri, Some(&auth)).await;
                             let want: Vec<String> = ids.iter().map(ToString::to_string).collect();

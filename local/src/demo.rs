@@ -39,10 +39,26 @@ impl Default for DemoShape {
     }
 }
 
-const POLICY_NAMES: [&str; 6] = ["Baseline", "Kiosk", "Developer", "Finance", "BitLocker", "Shared PC"];
+const POLICY_NAMES: [&str; 6] = [
+    "Baseline",
+    "Kiosk",
+    "Developer",
+    "Finance",
+    "BitLocker",
+    "Shared PC",
+];
 const DEVICE_KINDS: [&str; 5] = ["Laptop", "Desktop", "Surface", "Kiosk", "Workstation"];
-const TAGS: [&str; 6] = ["engineering", "sales", "finance", "corporate", "byod", "lab"];
-const FIRST_NAMES: [&str; 8] = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Linus"];
+const TAGS: [&str; 6] = [
+    "engineering",
+    "sales",
+    "finance",
+    "corporate",
+    "byod",
+    "lab",
+];
+const FIRST_NAMES: [&str; 8] = [
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Linus",
+];
 
 pub fn demo(shape: DemoShape, now: Timestamp) -> Fixture {
     let mut rng = StdRng::seed_from_u64(0x5eed);
@@ -54,7 +70,12 @@ pub fn demo(shape: DemoShape, now: Timestamp) -> Fixture {
     };
     for (id, slug, name, tokens) in [
         (DEMO_ORGANIZATION, DEMO_SLUG, "Demo Corp", shape.tokens),
-        (OTHER_ORGANIZATION, OTHER_SLUG, "Other Corp", shape.other_tokens),
+        (
+            OTHER_ORGANIZATION,
+            OTHER_SLUG,
+            "Other Corp",
+            shape.other_tokens,
+        ),
     ] {
         let organization = ObjectId::parse(id).expect("constant ids are valid");
         let enterprise = id_at(now - Duration::days(400));
@@ -110,7 +131,11 @@ pub fn demo(shape: DemoShape, now: Timestamp) -> Fixture {
             let assigned: Vec<&ObjectId> = if roll < 5 || policies.is_empty() {
                 vec![]
             } else {
-                let count = if roll < 75 { 1 } else { rng.random_range(2..=3) };
+                let count = if roll < 75 {
+                    1
+                } else {
+                    rng.random_range(2..=3)
+                };
                 policies.choose_multiple(&mut rng, count).collect()
             };
             let legacy = if roll < 5 {
@@ -118,7 +143,9 @@ pub fn demo(shape: DemoShape, now: Timestamp) -> Fixture {
             } else {
                 assigned.first().map(|id| (*id).clone())
             };
-            let user = (!rng.random_bool(0.1)).then(|| users.choose(&mut rng)).flatten();
+            let user = (!rng.random_bool(0.1))
+                .then(|| users.choose(&mut rng))
+                .flatten();
             let first = FIRST_NAMES.choose(&mut rng).expect("non-empty");
             let kind = DEVICE_KINDS.choose(&mut rng).expect("non-empty");
             let id = id_at(created_at);

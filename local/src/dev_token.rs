@@ -27,7 +27,11 @@ pub fn mint(grants: &[(String, Vec<String>)], ttl_seconds: i64) -> String {
     mint_with_secret(grants, ttl_seconds, DEV_SECRET)
 }
 
-pub fn mint_with_secret(grants: &[(String, Vec<String>)], ttl_seconds: i64, secret: &str) -> String {
+pub fn mint_with_secret(
+    grants: &[(String, Vec<String>)],
+    ttl_seconds: i64,
+    secret: &str,
+) -> String {
     let now = Utc::now().timestamp();
     let claims = DevClaims {
         iss: DEV_ISSUER,

@@ -20,12 +20,12 @@
 use std::path::Path;
 
 use anyhow::Context;
-use futures::StreamExt;
 use enrollment_tokens::domain::{
     timestamp, EnrollmentToken, MdmUser, ObjectId, Organization, PolicyAssignment, StoredState,
     Timestamp, WinPolicy,
 };
 use enrollment_tokens::store::Store;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -119,7 +119,9 @@ impl FixtureToken {
             display_name: self.display_name,
             tags: self.tags,
             state,
-            config: self.config.unwrap_or_else(|| Value::Object(Default::default())),
+            config: self
+                .config
+                .unwrap_or_else(|| Value::Object(Default::default())),
             token_type: self.token_type,
             sub_type: self.sub_type,
             created_at: self.created_at,
@@ -170,7 +172,10 @@ impl Fixture {
                 .with_context(|| format!("organization {}", organization.id))?;
         }
         for user in &self.users {
-            store.put_user(user).await.with_context(|| format!("user {}", user.id))?;
+            store
+                .put_user(user)
+                .await
+                .with_context(|| format!("user {}", user.id))?;
         }
         for policy in &self.policies {
             store

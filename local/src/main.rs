@@ -120,7 +120,8 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let database = data_dir.join("demo.db");
     if reset && database.exists() {
-        std::fs::remove_file(&database).with_context(|| format!("removing {}", database.display()))?;
+        std::fs::remove_file(&database)
+            .with_context(|| format!("removing {}", database.display()))?;
     }
     let (client, _engine) = match endpoint {
         Some(endpoint) => (client_for(&endpoint), None),
@@ -133,7 +134,10 @@ async fn serve(
     };
     let store = Store::new(client, TABLE);
     if store.table_exists().await? {
-        eprintln!("reusing the data in {} (--reset to seed again)", database.display());
+        eprintln!(
+            "reusing the data in {} (--reset to seed again)",
+            database.display()
+        );
     } else {
         store.create_table().await?;
         let data = match &fixture {
@@ -157,7 +161,11 @@ async fn serve(
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     let token = token(vec![], vec![], 12 * 3600);
-    let organization = if fixture.is_some() { "<organizationId>" } else { DEMO_SLUG };
+    let organization = if fixture.is_some() {
+        "<organizationId>"
+    } else {
+        DEMO_SLUG
+    };
     eprintln!(
         "\nready on http://127.0.0.1:{port}\n\ncurl -s -H 'Authorization: Bearer {token}' \\\n  'http://127.0.0.1:{port}/v1/organizations/{organization}/mdm/windows/enterprise/enrollment-tokens/?limit=5'\n"
     );

@@ -39,7 +39,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
 
 /// The request as the Lambda runtime hands it over: query parameters parsed into the extension.
 pub fn lambda_request(parts: lambda_http::http::request::Parts) -> lambda_http::Request {
-    let query: QueryMap = parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
+    let query: QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
     lambda_http::Request::from_parts(parts, Body::Empty).with_query_string_parameters(query)
 }
 

@@ -83,10 +83,16 @@ impl App {
         let mut values = request.headers().get_all(AUTHORIZATION).iter();
         let first = values.next();
         if values.next().is_some() {
-            return Err(Error::InvalidToken("more than one Authorization header".into()));
+            return Err(Error::InvalidToken(
+                "more than one Authorization header".into(),
+            ));
         }
         let value = first
-            .map(|value| value.to_str().map_err(|_| Error::InvalidToken("not ASCII".into())))
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| Error::InvalidToken("not ASCII".into()))
+            })
             .transpose()?;
         self.verifier.verify(value)
     }

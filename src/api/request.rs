@@ -89,7 +89,10 @@ pub fn parse_request(request: &Request) -> Result<ListRequest, Error> {
         Some(raw) => parse_integer(&raw)
             .filter(|limit| *limit <= MAX_LIMIT)
             .ok_or_else(|| {
-                Error::invalid("limit", "must be an integer from 0 to 100 (0 returns totals only)")
+                Error::invalid(
+                    "limit",
+                    "must be an integer from 0 to 100 (0 returns totals only)",
+                )
             })?,
     };
     let sort = match single("sort")? {
@@ -114,7 +117,12 @@ pub fn parse_request(request: &Request) -> Result<ListRequest, Error> {
         Some(raw) => match raw.to_ascii_lowercase().as_str() {
             "true" | "1" => true,
             "false" | "0" => false,
-            _ => return Err(Error::invalid("show-deleted", "must be true, false, 1 or 0")),
+            _ => {
+                return Err(Error::invalid(
+                    "show-deleted",
+                    "must be true, false, 1 or 0",
+                ))
+            }
         },
     };
     Ok(ListRequest {
@@ -179,7 +187,10 @@ fn organization_segment(request: &Request) -> Result<String, Error> {
         .decode_utf8()
         .map(|decoded| decoded.into_owned())
         .map_err(|_| {
-            Error::invalid("organizationId", "must be a 24-character hexadecimal id or a slug")
+            Error::invalid(
+                "organizationId",
+                "must be a 24-character hexadecimal id or a slug",
+            )
         })
 }
 
@@ -212,7 +223,10 @@ mod tests {
         assert_eq!(route_organization(&format!("/base/path{route}/")), org);
         assert_eq!(route_organization(&format!("{route}//")), None);
         assert_eq!(route_organization("/v1/organizations/acme"), None);
-        assert_eq!(route_organization(&route.replace("windows", "android")), None);
+        assert_eq!(
+            route_organization(&route.replace("windows", "android")),
+            None
+        );
         assert_eq!(
             route_organization("/v1/organizations//mdm/windows/enterprise/enrollment-tokens"),
             Some(String::new())
@@ -222,7 +236,16 @@ mod tests {
     #[test]
     fn integers_are_digits_only() {
         assert_eq!(parse_integer("007"), Some(7));
-        for bad in ["", "+1", "-1", "1.0", "1e3", " 1", "0x10", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            "1.0",
+            "1e3",
+            " 1",
+            "0x10",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_integer(bad), None, "{bad:?}");
         }
     }
@@ -230,17 +253,36 @@ mod tests {
     #[test]
     fn sort_fields_and_directions() {
         let sort = parse_sort("displayName:desc").unwrap();
-        assert_eq!((sort.field, sort.direction), (SortField::DisplayName, SortDirection::Descending));
-        assert_eq!(parse_sort("state").unwrap().direction, SortDirection::Ascending);
-        for bad in ["name", "createdAt:up", "createdAt:ASC", ":desc", "createdAt:asc:desc", "a b"] {
+        assert_eq!(
+            (sort.field, sort.direction),
+            (SortField::DisplayName, SortDirection::Descending)
+        );
+        assert_eq!(
+            parse_sort("state").unwrap().direction,
+            SortDirection::Ascending
+        );
+        for bad in [
+            "name",
+            "createdAt:up",
+            "createdAt:ASC",
+            ":desc",
+            "createdAt:asc:desc",
+            "a b",
+        ] {
             assert!(parse_sort(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn organization_reference_forms() {
-        assert!(OrganizationRef::parse("698efa6ed851667d9c0aec88").unwrap().as_id().is_some());
-        assert!(OrganizationRef::parse("acme-corp").unwrap().as_id().is_none());
+        assert!(OrganizationRef::parse("698efa6ed851667d9c0aec88")
+            .unwrap()
+            .as_id()
+            .is_some());
+        assert!(OrganizationRef::parse("acme-corp")
+            .unwrap()
+            .as_id()
+            .is_none());
         for bad in ["ab", "acme_corp", "acme corp", "ac/me", &"a".repeat(129)] {
             assert!(OrganizationRef::parse(bad).is_err(), "{bad:?}");
         }

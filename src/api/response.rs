@@ -7,8 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::{
-    timestamp, EnrollmentToken, ObjectId, PageMeta, Timestamp, TokenState, TokenSummary,
-    WinPolicy,
+    timestamp, EnrollmentToken, ObjectId, PageMeta, Timestamp, TokenState, TokenSummary, WinPolicy,
 };
 use crate::error::Error;
 use crate::store::ListedToken;
@@ -62,7 +61,11 @@ struct TokenView<'a> {
     segment_id: Option<u64>,
 }
 
-fn token_view<'a>(token: &'a EnrollmentToken, listed: &'a ListedToken, now: Timestamp) -> TokenView<'a> {
+fn token_view<'a>(
+    token: &'a EnrollmentToken,
+    listed: &'a ListedToken,
+    now: Timestamp,
+) -> TokenView<'a> {
     TokenView {
         id: &token.id,
         organization_id: &token.organization_id,

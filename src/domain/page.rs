@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn first_middle_last_and_past_the_end() {
         let first = meta(25, 1, 10);
-        assert_eq!((first.total_pages, first.prev_page, first.next_page), (3, None, Some(2)));
+        assert_eq!(
+            (first.total_pages, first.prev_page, first.next_page),
+            (3, None, Some(2))
+        );
         assert!(!first.has_prev_page && first.has_next_page);
         let middle = meta(25, 2, 10);
         assert_eq!((middle.prev_page, middle.next_page), (Some(1), Some(3)));
@@ -171,7 +174,10 @@ mod tests {
         assert_eq!((last.prev_page, last.next_page), (Some(2), None));
         assert!(last.has_prev_page && !last.has_next_page);
         let past = meta(25, 9, 10);
-        assert_eq!((past.page, past.prev_page, past.next_page), (9, Some(8), None));
+        assert_eq!(
+            (past.page, past.prev_page, past.next_page),
+            (9, Some(8), None)
+        );
         assert!(past.has_prev_page && !past.has_next_page);
     }
 

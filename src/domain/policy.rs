@@ -22,4 +22,3 @@ pub struct WinPolicy {
     #[serde(with = "timestamp")]
     pub updated_at: Timestamp,
 }
-

@@ -155,8 +155,14 @@ mod tests {
             enroll_code: None,
             win_policy_id: Some(id(3)),
             win_policy_assignments: vec![
-                PolicyAssignment { win_policy_id: id(4), priority: 1 },
-                PolicyAssignment { win_policy_id: id(3), priority: 2 },
+                PolicyAssignment {
+                    win_policy_id: id(4),
+                    priority: 1,
+                },
+                PolicyAssignment {
+                    win_policy_id: id(3),
+                    priority: 2,
+                },
             ],
             send_email: false,
             email_text: None,
@@ -168,19 +174,37 @@ mod tests {
     fn pending_past_expiry_shows_expired_and_other_states_do_not() {
         let now = Utc::now();
         let past = Some(now - Duration::seconds(1));
-        assert_eq!(token(StoredState::Pending, past).shown_state(now), TokenState::Expired);
-        assert_eq!(token(StoredState::Pending, Some(now)).shown_state(now), TokenState::Expired);
+        assert_eq!(
+            token(StoredState::Pending, past).shown_state(now),
+            TokenState::Expired
+        );
+        assert_eq!(
+            token(StoredState::Pending, Some(now)).shown_state(now),
+            TokenState::Expired
+        );
         assert_eq!(
             token(StoredState::Pending, Some(now + Duration::seconds(1))).shown_state(now),
             TokenState::Pending
         );
-        assert_eq!(token(StoredState::Pending, None).shown_state(now), TokenState::Pending);
-        assert_eq!(token(StoredState::Done, past).shown_state(now), TokenState::Done);
-        assert_eq!(token(StoredState::Deleted, past).shown_state(now), TokenState::Deleted);
+        assert_eq!(
+            token(StoredState::Pending, None).shown_state(now),
+            TokenState::Pending
+        );
+        assert_eq!(
+            token(StoredState::Done, past).shown_state(now),
+            TokenState::Done
+        );
+        assert_eq!(
+            token(StoredState::Deleted, past).shown_state(now),
+            TokenState::Deleted
+        );
     }
 
     #[test]
     fn policy_ids_merge_assignments_and_legacy_reference_once() {
-        assert_eq!(token(StoredState::Done, None).policy_ids(), vec![id(3), id(4)]);
+        assert_eq!(
+            token(StoredState::Done, None).policy_ids(),
+            vec![id(3), id(4)]
+        );
     }
 }

@@ -177,7 +177,9 @@ pub enum Projection {
     All,
     KeysOnly,
     /// The join attributes; with the expiry for the state index.
-    Join { with_expiry: bool },
+    Join {
+        with_expiry: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -207,8 +209,18 @@ const JOIN: Projection = Projection::Join { with_expiry: false };
 pub const INDEXES: [IndexDef; 11] = [
     index("all-created", LIST_ALL, SORT_CREATED, Projection::All),
     index("live-created", LIST_LIVE, SORT_CREATED, Projection::All),
-    index("all-created-keys", LIST_ALL, SORT_CREATED, Projection::KeysOnly),
-    index("live-created-keys", LIST_LIVE, SORT_CREATED, Projection::KeysOnly),
+    index(
+        "all-created-keys",
+        LIST_ALL,
+        SORT_CREATED,
+        Projection::KeysOnly,
+    ),
+    index(
+        "live-created-keys",
+        LIST_LIVE,
+        SORT_CREATED,
+        Projection::KeysOnly,
+    ),
     index("all-updated", LIST_ALL, SORT_UPDATED, JOIN),
     index("live-updated", LIST_LIVE, SORT_UPDATED, JOIN),
     index("all-expire", LIST_ALL, SORT_EXPIRE, JOIN),
@@ -245,8 +257,14 @@ pub fn list_plan(field: SortField, direction: SortDirection, show_deleted: bool)
             format!("{visibility}-created-keys"),
             format!("{visibility}-created"),
         ),
-        SortField::UpdatedAt => (format!("{visibility}-updated"), format!("{visibility}-updated")),
-        SortField::ExpireAt => (format!("{visibility}-expire"), format!("{visibility}-expire")),
+        SortField::UpdatedAt => (
+            format!("{visibility}-updated"),
+            format!("{visibility}-updated"),
+        ),
+        SortField::ExpireAt => (
+            format!("{visibility}-expire"),
+            format!("{visibility}-expire"),
+        ),
         SortField::DisplayName => (format!("{visibility}-name"), format!("{visibility}-name")),
         SortField::State => ("all-state".into(), "all-state".into()),
     };

@@ -56,24 +56,25 @@ impl Store {
         let list_key = scope.list_key();
         let offset = request.offset();
         let header = self.read_header(organization, scope.counter(), meter);
-        let (counts, entries) = if request.limit > 0
-            && offset == 0
-            && request.sort.field != SortField::State
-        {
-            // The first page does not depend on the totals: read both at once.
-            let (counts, entries) =
-                tokio::join!(header, self.page_entries(&list_key, request, None, now, meter));
-            (counts?, entries?)
-        } else {
-            let counts = header.await?;
-            let entries = if request.limit == 0 || offset >= counts.total(request.show_deleted) {
-                Vec::new()
+        let (counts, entries) =
+            if request.limit > 0 && offset == 0 && request.sort.field != SortField::State {
+                // The first page does not depend on the totals: read both at once.
+                let (counts, entries) = tokio::join!(
+                    header,
+                    self.page_entries(&list_key, request, None, now, meter)
+                );
+                (counts?, entries?)
             } else {
-                self.page_entries(&list_key, request, Some(counts), now, meter)
-                    .await?
+                let counts = header.await?;
+                let entries = if request.limit == 0 || offset >= counts.total(request.show_deleted)
+                {
+                    Vec::new()
+                } else {
+                    self.page_entries(&list_key, request, Some(counts), now, meter)
+                        .await?
+                };
+                (counts, entries)
             };
-            (counts, entries)
-        };
         let mut listed = self.join(organization, entries, meter).await?;
         listed.total_docs = counts.total(request.show_deleted);
         Ok(listed)
@@ -114,7 +115,10 @@ impl Store {
         let items = self
             .take(walk(plan.page), Some(request.limit), start, meter)
             .await?;
-        items.iter().map(|item| entry(item, plan.page.projection)).collect()
+        items
+            .iter()
+            .map(|item| entry(item, plan.page.projection))
+            .collect()
     }
 
     /// Sorting by state: states stored as DELETED and DONE are ranges of the state index;
@@ -153,12 +157,13 @@ impl Store {
                 let items = if state == StoredState::Pending {
                     let all = self.take(walk, None, None, meter).await?;
                     let (expired, pending): (Vec<Item>, Vec<Item>) =
-                        all.into_iter().try_fold((vec![], vec![]), |mut split, item| {
-                            let refs: EntryRefs = decode(&item, "state index entry")?;
-                            let expired = refs.expire_at.is_some_and(|at| at <= now);
-                            if expired { &mut split.0 } else { &mut split.1 }.push(item);
-                            Ok::<_, Error>(split)
-                        })?;
+                        all.into_iter()
+                            .try_fold((vec![], vec![]), |mut split, item| {
+                                let refs: EntryRefs = decode(&item, "state index entry")?;
+                                let expired = refs.expire_at.is_some_and(|at| at <= now);
+                                if expired { &mut split.0 } else { &mut split.1 }.push(item);
+                                Ok::<_, Error>(split)
+                            })?;
                     let ordered = match request.sort.direction {
                         SortDirection::Ascending => expired.into_iter().chain(pending),
                         SortDirection::Descending => pending.into_iter().chain(expired),
@@ -194,11 +199,12 @@ impl Store {
         let mut wanted_tokens = Vec::new();
         let mut users = HashSet::new();
         let mut policies = HashSet::new();
-        let mut refer = |user: &Option<ObjectId>, legacy: &Option<ObjectId>, assigned: &[PolicyAssignment]| {
-            users.extend(user.iter().cloned());
-            policies.extend(legacy.iter().cloned());
-            policies.extend(assigned.iter().map(|a| a.win_policy_id.clone()));
-        };
+        let mut refer =
+            |user: &Option<ObjectId>, legacy: &Option<ObjectId>, assigned: &[PolicyAssignment]| {
+                users.extend(user.iter().cloned());
+                policies.extend(legacy.iter().cloned());
+                policies.extend(assigned.iter().map(|a| a.win_policy_id.clone()));
+            };
         for entry in &entries {
             match entry {
                 Entry::Whole(token) => refer(
@@ -208,7 +214,11 @@ impl Store {
                 ),
                 Entry::Refs(id, refs) => {
                     wanted_tokens.push(id.clone());
-                    refer(&refs.mdm_user_id, &refs.win_policy_id, &refs.win_policy_assignments);
+                    refer(
+                        &refs.mdm_user_id,
+                        &refs.win_policy_id,
+                        &refs.win_policy_assignments,
+                    );
                 }
             }
         }
@@ -216,7 +226,11 @@ impl Store {
             .iter()
             .map(keys::token)
             .chain(users.iter().map(|user| keys::user(organization, user)))
-            .chain(policies.iter().map(|policy| keys::policy(organization, policy)))
+            .chain(
+                policies
+                    .iter()
+                    .map(|policy| keys::policy(organization, policy)),
+            )
             .map(key_item)
             .collect();
         let items = if keys.is_empty() {

@@ -24,13 +24,19 @@ impl ReadMeter {
             .into_iter()
             .filter_map(|consumed| consumed.capacity_units())
             .sum();
-        let mut cost = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cost = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         cost.calls += 1;
         cost.capacity_units += units;
         cost.items_read += items as u64;
     }
 
     pub fn total(&self) -> ReadCost {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

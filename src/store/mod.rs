@@ -96,5 +96,7 @@ fn key_item((pk, sk): (String, String)) -> Item {
 }
 
 fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .map(String::as_str)
 }

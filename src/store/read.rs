@@ -63,7 +63,11 @@ impl Store {
         Ok(try_join_all(chunks).await?.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(&self, keys: Vec<Item>, meter: &ReadMeter) -> Result<Vec<Item>, Error> {
+    async fn batch_get_chunk(
+        &self,
+        keys: Vec<Item>,
+        meter: &ReadMeter,
+    ) -> Result<Vec<Item>, Error> {
         let mut found = Vec::with_capacity(keys.len());
         let mut pending = keys;
         for attempt in 0..UNPROCESSED_ATTEMPTS {
@@ -113,7 +117,10 @@ impl Store {
         let organization_key = keys::organization(organization);
         let items = self
             .batch_get(
-                vec![key_item(organization_key.clone()), key_item(counter_key.clone())],
+                vec![
+                    key_item(organization_key.clone()),
+                    key_item(counter_key.clone()),
+                ],
                 meter,
             )
             .await?;
@@ -145,7 +152,9 @@ impl Store {
         slug: &str,
         meter: &ReadMeter,
     ) -> Result<Option<ObjectId>, Error> {
-        let items = self.batch_get(vec![key_item(keys::slug(slug))], meter).await?;
+        let items = self
+            .batch_get(vec![key_item(keys::slug(slug))], meter)
+            .await?;
         Ok(items
             .first()
             .and_then(|item| string_attr(item, "organizationId"))
@@ -210,7 +219,10 @@ impl Store {
     fn key_of(&self, index: &IndexDef, item: &Item) -> Item {
         [keys::PK, keys::SK, index.partition, index.sort]
             .into_iter()
-            .filter_map(|name| item.get(name).map(|value| (name.to_string(), value.clone())))
+            .filter_map(|name| {
+                item.get(name)
+                    .map(|value| (name.to_string(), value.clone()))
+            })
             .collect()
     }
 

@@ -58,8 +58,10 @@ fn projection_of(projection: Projection) -> (ProjectionType, Vec<String>) {
         Projection::All => (ProjectionType::All, vec![]),
         Projection::KeysOnly => (ProjectionType::KeysOnly, vec![]),
         Projection::Join { with_expiry } => {
-            let mut attributes: Vec<String> =
-                keys::JOIN_ATTRIBUTES.iter().map(|a| a.to_string()).collect();
+            let mut attributes: Vec<String> = keys::JOIN_ATTRIBUTES
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
             if with_expiry {
                 attributes.push(keys::EXPIRE_AT.into());
             }
@@ -117,7 +119,13 @@ impl Store {
 
     /// Whether the table exists already (a kept local database).
     pub async fn table_exists(&self) -> Result<bool, Error> {
-        match self.client.describe_table().table_name(&self.table).send().await {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(error)
                 if error

@@ -49,8 +49,14 @@ impl Store {
         let mut item = to_item(organization)?;
         item.extend(key_item(keys::organization(&organization.id)));
         let mut slug = key_item(keys::slug(&organization.slug));
-        slug.insert("organizationId".into(), AttributeValue::S(organization.id.to_string()));
-        let what = format!("organization {} / slug {}", organization.id, organization.slug);
+        slug.insert(
+            "organizationId".into(),
+            AttributeValue::S(organization.id.to_string()),
+        );
+        let what = format!(
+            "organization {} / slug {}",
+            organization.id, organization.slug
+        );
         self.transact(vec![
             self.put_new(item, WriteError::AlreadyExists(what.clone())),
             self.put_new(slug, WriteError::AlreadyExists(what)),
@@ -69,7 +75,8 @@ impl Store {
     pub async fn put_policy(&self, policy: &WinPolicy) -> Result<(), WriteError> {
         let mut item = to_item(policy)?;
         item.extend(key_item(keys::policy(&policy.organization_id, &policy.id)));
-        self.put_in_organization(&policy.organization_id, item).await
+        self.put_in_organization(&policy.organization_id, item)
+            .await
     }
 
     /// Deletes a policy; tokens that still reference it list it as `winPolicy: null`.
@@ -196,7 +203,12 @@ impl Store {
             self.organization_exists(organization),
             Action {
                 item: TransactWriteItem::builder()
-                    .put(build(Put::builder().table_name(&self.table).set_item(Some(item)).build())?)
+                    .put(build(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build(),
+                    )?)
                     .build(),
                 on_condition_failed: None,
             },
@@ -275,7 +287,11 @@ impl Store {
             item.shrink_to_fit();
             actions.push(Action {
                 item: TransactWriteItem::builder()
-                    .put(put.set_item(Some(item)).build().expect("table and item are set"))
+                    .put(
+                        put.set_item(Some(item))
+                            .build()
+                            .expect("table and item are set"),
+                    )
                     .build(),
                 on_condition_failed,
             });
@@ -301,11 +317,19 @@ impl Store {
         let mut deltas: BTreeMap<&Scope, HashMap<StoredState, i64>> = BTreeMap::new();
         if let Some(old) = old {
             for scope in &old_scopes {
-                *deltas.entry(scope).or_default().entry(old.state).or_default() -= 1;
+                *deltas
+                    .entry(scope)
+                    .or_default()
+                    .entry(old.state)
+                    .or_default() -= 1;
             }
         }
         for scope in &new_scopes {
-            *deltas.entry(scope).or_default().entry(new.state).or_default() += 1;
+            *deltas
+                .entry(scope)
+                .or_default()
+                .entry(new.state)
+                .or_default() += 1;
         }
         for (scope, by_state) in deltas {
             let changes: Vec<(StoredState, i64)> = StoredState::ALL
@@ -414,9 +438,11 @@ impl Store {
 /// The item of `token` in `scope`: the whole token (so listings need no second read), its list
 /// keys, its sort keys and its revision.
 fn token_item(token: &EnrollmentToken, scope: &Scope, revision: u64) -> Item {
-    let mut item: Item =
-        serde_dynamo::to_item(token).expect("a token always converts to an item");
-    item.extend(key_item((keys::token_partition(&token.id), scope.member_sk())));
+    let mut item: Item = serde_dynamo::to_item(token).expect("a token always converts to an item");
+    item.extend(key_item((
+        keys::token_partition(&token.id),
+        scope.member_sk(),
+    )));
     let list_key = scope.list_key();
     if token.state.is_live() {
         item.insert(keys::LIST_LIVE.into(), AttributeValue::S(list_key.clone()));
@@ -425,7 +451,10 @@ fn token_item(token: &EnrollmentToken, scope: &Scope, revision: u64) -> Item {
     for (name, value) in keys::sort_keys(token) {
         item.insert(name.into(), AttributeValue::S(value));
     }
-    item.insert(keys::REVISION.into(), AttributeValue::N(revision.to_string()));
+    item.insert(
+        keys::REVISION.into(),
+        AttributeValue::N(revision.to_string()),
+    );
     item
 }
 

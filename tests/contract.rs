@@ -826,3 +826,18 @@ async fn reassigning_the_user_moves_the_token_between_user_listings() {
         .ids()
         .contains(&id));
 }
+
+#[tokio::test]
+async fn the_openapi_check_rejects_the_sample_pages_slips() {
+    let w = world().await;
+    let reply = w.list("limit=1").await;
+    let mut body = reply.body.clone();
+    assert!(openapi::violations(reply.status, &body).is_empty());
+    let item = &mut body["data"]["items"][0];
+    item["segmentId"] = json!("1");
+    item["createdAt"] = json!("2026-02-10T12: 00:00Z");
+    let problems = openapi::violations(reply.status, &body);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let error = json!({ "status": false, "error": { "code": 9999, "message": "x" } });
+    assert!(!openapi::violations(lambda_http::http::StatusCode::BAD_REQUEST, &error).is_empty());
+}

@@ -2,6 +2,7 @@
 //! token minting, data builders and the reference ordering the listings must follow.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod openapi;
 pub mod oracle;
 
 use std::sync::{Arc, Mutex};
@@ -163,6 +164,7 @@ pub fn reply(response: http::Response<Body>) -> Reply {
         _ => unreachable!("the handler answers text"),
     };
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    openapi::assert_conforms(parts.status, &body);
     Reply {
         status: parts.status,
         headers: parts.headers,

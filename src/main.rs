@@ -1,21 +1,20 @@
-//! The Lambda entry point: configuration, then the shared handler for every event.
+//! The Lambda entry point: build the app once, then hand every event to the shared handler.
 
 use std::sync::Arc;
 
-use enrollment_tokens::api::App;
-use enrollment_tokens::auth::Verifier;
-use enrollment_tokens::config::Config;
-use enrollment_tokens::domain::SystemClock;
-use enrollment_tokens::store::Store;
+use enrollment_tokens::lambda;
 use lambda_http::{run, service_fn, Error, Request, RequestExt};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let verifier = Verifier::new(&config.auth)?;
-    let store = Store::from_environment(&config.table_name).await;
-    let app = Arc::new(App::new(store, verifier, Arc::new(SystemClock)));
+    let app = match lambda::init().await {
+        Ok(app) => Arc::new(app),
+        Err(error) => {
+            lambda::report_init_error(&error).await;
+            return Err(error);
+        }
+    };
     run(service_fn(move |request: Request| {
         let app = Arc::clone(&app);
         async move {

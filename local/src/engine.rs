@@ -15,8 +15,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine on a random loopback port; in memory, or kept in `file`.
-    pub async fn start(file: Option<&Path>) -> anyhow::Result<Self> {
+    /// Starts the engine on a loopback port (0: a free one); in memory, or kept in `file`.
+    pub async fn start(file: Option<&Path>, port: u16) -> anyhow::Result<Self> {
         let database = match file {
             None => dynoxide::Database::memory()?,
             Some(path) => {
@@ -28,7 +28,9 @@ impl Engine {
                     .with_context(|| format!("opening {}", path.display()))?
             }
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("binding 127.0.0.1:{port}"))?;
         let address = listener.local_addr()?;
         tokio::spawn(dynoxide::server::serve_on(listener, database));
         Ok(Self {

@@ -46,6 +46,9 @@ enum Command {
         /// Use this DynamoDB-compatible endpoint instead of the embedded engine (table must exist).
         #[arg(long)]
         endpoint: Option<String>,
+        /// Port of the embedded engine (0: any free port); other processes may use it too.
+        #[arg(long, default_value_t = 0)]
+        engine_port: u16,
         /// Tokens in the demo organization.
         #[arg(long, default_value_t = DemoShape::default().tokens)]
         demo_tokens: usize,
@@ -65,7 +68,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lambda_http::tracing::init_default_subscriber();
+    init_logs();
     match Cli::parse().command {
         Command::Token {
             organizations,
@@ -81,15 +84,33 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             reset,
             endpoint,
+            engine_port,
             demo_tokens,
         } => {
             let shape = DemoShape {
                 tokens: demo_tokens,
                 ..DemoShape::default()
             };
-            serve(port, fixture, data_dir, reset, endpoint, shape).await
+            let engine = match endpoint {
+                Some(endpoint) => EngineChoice::External(endpoint),
+                None => EngineChoice::Embedded { port: engine_port },
+            };
+            serve(port, fixture, data_dir, reset, engine, shape).await
         }
     }
+}
+
+/// JSON lines on stdout, as in Lambda; `RUST_LOG` overrides the level.
+fn init_logs() {
+    use lambda_http::tracing::subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,aws_smithy_runtime=error,aws_sdk_dynamodb=error"));
+    fmt()
+        .json()
+        .with_target(false)
+        .flatten_event(true)
+        .with_env_filter(filter)
+        .init();
 }
 
 fn token(organizations: Vec<String>, permissions: Vec<String>, ttl_seconds: i64) -> String {
@@ -110,12 +131,17 @@ fn token(organizations: Vec<String>, permissions: Vec<String>, ttl_seconds: i64)
     dev_token::mint(&grants, ttl_seconds)
 }
 
+enum EngineChoice {
+    Embedded { port: u16 },
+    External(String),
+}
+
 async fn serve(
     port: u16,
     fixture: Option<PathBuf>,
     data_dir: PathBuf,
     reset: bool,
-    endpoint: Option<String>,
+    engine: EngineChoice,
     shape: DemoShape,
 ) -> anyhow::Result<()> {
     let database = data_dir.join("demo.db");
@@ -123,11 +149,11 @@ async fn serve(
         std::fs::remove_file(&database)
             .with_context(|| format!("removing {}", database.display()))?;
     }
-    let (client, _engine) = match endpoint {
-        Some(endpoint) => (client_for(&endpoint), None),
-        None => {
+    let (client, _engine) = match engine {
+        EngineChoice::External(endpoint) => (client_for(&endpoint), None),
+        EngineChoice::Embedded { port } => {
             let file = fixture.is_none().then_some(database.as_path());
-            let engine = Engine::start(file).await?;
+            let engine = Engine::start(file, port).await?;
             eprintln!("embedded DynamoDB engine (dynoxide) on {}", engine.endpoint);
             (engine.client(), Some(engine))
         }

@@ -1,5 +1,6 @@
 //! The handler every entry point calls: Lambda, the local server and the tests.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -7,17 +8,21 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::request::{parse_request, ListRequest, REQUIRED_PERMISSION};
+use super::request::{logged_parameters, parse_request, ListRequest, REQUIRED_PERMISSION};
 use super::response::{error_response, json_response, page_body};
 use crate::auth::{permits, Claims, Verifier};
 use crate::domain::{Clock, ObjectId, PageMeta};
 use crate::error::Error;
 use crate::store::{ReadMeter, Store};
+use crate::telemetry::{self, RequestSummary};
 
 pub struct App {
     store: Store,
     verifier: Verifier,
     clock: Arc<dyn Clock>,
+    /// Set by the first request this process serves.
+    warm: AtomicBool,
+    emit_metrics: bool,
 }
 
 impl App {
@@ -26,14 +31,23 @@ impl App {
             store,
             verifier,
             clock,
+            warm: AtomicBool::new(false),
+            emit_metrics: false,
         }
+    }
+
+    /// Also write CloudWatch embedded-format metrics for every request (in Lambda).
+    pub fn with_metrics(mut self, emit_metrics: bool) -> Self {
+        self.emit_metrics = emit_metrics;
+        self
     }
 
     pub async fn handle(&self, request: Request, request_id: &str) -> Response<Body> {
         let started = Instant::now();
         let meter = ReadMeter::default();
-        let (response, organization) = match self.list(&request, &meter).await {
-            Ok((response, organization)) => (response, Some(organization)),
+        let cold_start = !self.warm.swap(true, Ordering::Relaxed);
+        let (response, organization, error_code) = match self.list(&request, &meter).await {
+            Ok((response, organization)) => (response, Some(organization), None),
             Err(error) => {
                 if let Some(detail) = error.detail() {
                     if error.status().is_server_error() {
@@ -42,22 +56,21 @@ impl App {
                         tracing::info!(request_id, code = error.code(), detail, "request refused");
                     }
                 }
-                (error_response(&error, request_id), None)
+                (error_response(&error, request_id), None, Some(error.code()))
             }
         };
-        let cost = meter.total();
-        tracing::info!(
+        let summary = RequestSummary {
             request_id,
-            organization = organization.as_ref().map(ObjectId::as_str),
-            path = request.uri().path(),
-            query = request.uri().query(),
-            status = response.status().as_u16(),
-            dynamodb_calls = cost.calls,
-            consumed_rcu = cost.capacity_units,
-            items_read = cost.items_read,
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
+            organization: organization.as_ref().map(ObjectId::as_str),
+            path: request.uri().path(),
+            parameters: &logged_parameters(&request),
+            status: response.status().as_u16(),
+            error_code,
+            cost: meter.total(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            cold_start,
+        };
+        telemetry::record(&summary, self.emit_metrics);
         response
     }
 

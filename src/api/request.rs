@@ -8,6 +8,14 @@ use percent_encoding::percent_decode_str;
 use crate::domain::{Filter, ObjectId, PageRequest, Sort, SortDirection, SortField};
 use crate::error::Error;
 
+const PARAMETERS: [&str; 6] = [
+    "page",
+    "limit",
+    "sort",
+    "mdm-user",
+    "win-policy",
+    "show-deleted",
+];
 pub const REQUIRED_PERMISSION: &str = "mdm.windows.enrollmentToken.list";
 pub const MAX_LIMIT: u64 = 100;
 const MAX_SLUG_CHARS: usize = 128;
@@ -135,6 +143,19 @@ pub fn parse_request(request: &Request) -> Result<ListRequest, Error> {
             show_deleted,
         },
     })
+}
+
+/// The parameters this endpoint reads, as given, for the request log (never anything else a client
+/// may have put in the query).
+pub fn logged_parameters(request: &Request) -> String {
+    let query = request.query_string_parameters();
+    let mut parts = Vec::new();
+    for name in PARAMETERS {
+        for value in query.all(name).unwrap_or_default() {
+            parts.push(format!("{name}={value}"));
+        }
+    }
+    parts.join("&")
 }
 
 /// Digits only: no sign, no spaces, no exponent; too large to hold counts as invalid.

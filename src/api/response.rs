@@ -4,7 +4,7 @@ use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::domain::{
     timestamp, EnrollmentToken, ObjectId, PageMeta, Timestamp, TokenState, TokenSummary, WinPolicy,
@@ -143,13 +143,32 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     response
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDetail<'a> {
+    code: u32,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    status: bool,
+    error: ErrorDetail<'a>,
+}
+
 /// The error envelope; server errors carry the request id that the log line also carries.
 pub fn error_response(error: &Error, request_id: &str) -> Response<Body> {
-    let mut detail = json!({ "code": error.code(), "message": error.to_string() });
-    if error.status().is_server_error() {
-        detail["requestId"] = Value::String(request_id.to_string());
-    }
-    let mut response = json_response(error.status(), &json!({ "status": false, "error": detail }));
+    let body = ErrorBody {
+        status: false,
+        error: ErrorDetail {
+            code: error.code(),
+            message: error.to_string(),
+            request_id: error.status().is_server_error().then_some(request_id),
+        },
+    };
+    let mut response = json_response(error.status(), &body);
     let headers = response.headers_mut();
     match error {
         Error::NoAuthToken | Error::InvalidToken(_) => {

@@ -102,7 +102,7 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
-        let engine = Engine::start(None).await.expect("engine starts");
+        let engine = Engine::start(None, 0).await.expect("engine starts");
         let store = Store::new(engine.client(), "tokens-test");
         store.create_table().await.expect("table created");
         let clock = Arc::new(TestClock(Mutex::new(epoch())));

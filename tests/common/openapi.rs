@@ -24,7 +24,10 @@ static ERROR: LazyLock<Validator> = LazyLock::new(|| validator("Error"));
 
 pub fn assert_conforms(status: StatusCode, body: &Value) {
     let errors = violations(status, body);
-    assert!(errors.is_empty(), "{status} body violates openapi.yaml: {errors:?}\n{body}");
+    assert!(
+        errors.is_empty(),
+        "{status} body violates openapi.yaml: {errors:?}\n{body}"
+    );
 }
 
 pub fn violations(status: StatusCode, body: &Value) -> Vec<String> {
@@ -34,7 +37,11 @@ pub fn violations(status: StatusCode, body: &Value) -> Vec<String> {
         operation["responses"].get(status.as_str()).is_some(),
         "openapi.yaml declares no {status} response: {body}"
     );
-    let validator = if status == StatusCode::OK { &*PAGE } else { &*ERROR };
+    let validator = if status == StatusCode::OK {
+        &*PAGE
+    } else {
+        &*ERROR
+    };
     validator
         .iter_errors(body)
         .map(|error| format!("{} at {}", error, error.instance_path()))

@@ -22,7 +22,7 @@ fn key_schema(elements: &Value) -> (String, String) {
     let of = |key_type: &str| {
         elements
             .iter()
-            .find(|e| e["KeyType"] == Value::from(key_type))
+            .find(|e| e["KeyType"].as_str() == Some(key_type))
             .map(|e| text(&e["AttributeName"]))
             .unwrap_or_default()
     };

@@ -841,3 +841,101 @@ async fn the_openapi_check_rejects_the_sample_pages_slips() {
     let error = json!({ "status": false, "error": { "code": 9999, "message": "x" } });
     assert!(!openapi::violations(lambda_http::http::StatusCode::BAD_REQUEST, &error).is_empty());
 }
+
+mod stored_data {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    async fn set(w: &World, token: u64, attribute: &str, value: AttributeValue) {
+        w.harness
+            .engine
+            .client()
+            .update_item()
+            .table_name("tokens-test")
+            .key("pk", AttributeValue::S(format!("T#{}", oid(token))))
+            .key("sk", AttributeValue::S("O".into()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn item(reply: &Reply, token: u64) -> Value {
+        reply.data()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["id"] == json!(oid(token).to_string()))
+            .unwrap()
+            .clone()
+    }
+
+    #[tokio::test]
+    async fn other_writers_shapes_are_read_where_the_meaning_is_clear() {
+        let w = world().await;
+        // Token 104 (pending, policy 31): numbers as strings, other precisions and offsets,
+        // an attribute nobody knows, a missing optional one.
+        set(&w, 104, "segmentId", AttributeValue::S("1".into())).await;
+        set(
+            &w,
+            104,
+            "updatedAt",
+            AttributeValue::S("2026-06-01T14:02:03.123456789+02:00".into()),
+        )
+        .await;
+        set(
+            &w,
+            104,
+            "expireAt",
+            AttributeValue::S("2026-06-03T12:00:00Z".into()),
+        )
+        .await;
+        set(&w, 104, "legacyField", AttributeValue::Bool(true)).await;
+        let assignments = AttributeValue::L(vec![AttributeValue::M(
+            [
+                (
+                    "winPolicyId".to_string(),
+                    AttributeValue::S(w.policies[0].to_string()),
+                ),
+                ("priority".to_string(), AttributeValue::S("7".into())),
+            ]
+            .into(),
+        )]);
+        set(&w, 104, "winPolicyAssignments", assignments).await;
+        w.harness
+            .engine
+            .client()
+            .update_item()
+            .table_name("tokens-test")
+            .key("pk", AttributeValue::S(format!("T#{}", oid(104))))
+            .key("sk", AttributeValue::S("O".into()))
+            .update_expression("REMOVE tags, sendEmail")
+            .send()
+            .await
+            .unwrap();
+        let reply = w.list("limit=100").await;
+        let token = item(&reply, 104);
+        assert_eq!(token["segmentId"], json!(1));
+        assert_eq!(token["updatedAt"], json!("2026-06-01T12:02:03.123Z"));
+        assert_eq!(token["expireAt"], json!("2026-06-03T12:00:00.000Z"));
+        assert_eq!(token["winPolicyAssignments"][0]["priority"], json!(7));
+        assert_eq!(token["tags"], json!([]));
+        assert_eq!(token["sendEmail"], json!(false));
+        assert!(token.get("legacyField").is_none());
+    }
+
+    #[tokio::test]
+    async fn unreadable_stored_data_is_a_generic_500_with_a_request_id() {
+        let w = world().await;
+        set(&w, 104, "state", AttributeValue::S("ARCHIVED".into())).await;
+        let reply = w.list("limit=100").await;
+        assert_eq!(reply.error(500, 1000), "Internal server error");
+        assert_eq!(reply.body["error"]["requestId"], json!("test-request"));
+        assert!(!reply.body.to_string().contains("ARCHIVED"));
+        // Listings that do not reach the token still work.
+        assert_eq!(w.list("limit=1&sort=createdAt:asc").await.status, 200);
+    }
+}

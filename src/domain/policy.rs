@@ -14,8 +14,9 @@ pub struct WinPolicy {
     pub name: String,
     #[serde(default = "super::empty_object")]
     pub config: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::number")]
     pub version: u64,
+    #[serde(default, deserialize_with = "super::lenient::optional_number")]
     pub segment_id: Option<u64>,
     #[serde(with = "timestamp")]
     pub created_at: Timestamp,

@@ -43,6 +43,7 @@ pub enum TokenState {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyAssignment {
     pub win_policy_id: ObjectId,
+    #[serde(deserialize_with = "super::lenient::small_number")]
     pub priority: u32,
 }
 
@@ -79,6 +80,7 @@ pub struct EnrollmentToken {
     #[serde(default)]
     pub send_email: bool,
     pub email_text: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient::optional_number")]
     pub segment_id: Option<u64>,
 }
 

@@ -5,5 +5,6 @@
 pub mod demo;
 pub mod dev_token;
 pub mod engine;
+pub mod faults;
 pub mod fixture;
 pub mod server;

@@ -2,11 +2,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::request::{logged_parameters, parse_request, ListRequest, REQUIRED_PERMISSION};
 use super::response::{error_response, json_response, page_body};
@@ -23,7 +23,12 @@ pub struct App {
     /// Set by the first request this process serves.
     warm: AtomicBool,
     emit_metrics: bool,
+    /// How long a request may take when the invocation carries no deadline (local runs, tests).
+    default_budget: Duration,
 }
+
+/// Left for the runtime to send the answer before the invocation deadline.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
 impl App {
     pub fn new(store: Store, verifier: Verifier, clock: Arc<dyn Clock>) -> Self {
@@ -33,6 +38,29 @@ impl App {
             clock,
             warm: AtomicBool::new(false),
             emit_metrics: false,
+            default_budget: Duration::from_secs(10),
+        }
+    }
+
+    /// The time a request may take when the invocation has no deadline of its own.
+    pub fn with_default_budget(mut self, budget: Duration) -> Self {
+        self.default_budget = budget;
+        self
+    }
+
+    /// Until the Lambda deadline (less a margin), else the default budget.
+    fn budget(&self, request: &Request) -> Duration {
+        let deadline = request
+            .lambda_context_ref()
+            .map(|context| context.deadline)
+            .filter(|deadline| *deadline > 0);
+        match deadline {
+            Some(deadline_ms) => {
+                let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+                Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+                    .saturating_sub(DEADLINE_MARGIN)
+            }
+            None => self.default_budget,
         }
     }
 
@@ -46,7 +74,10 @@ impl App {
         let started = Instant::now();
         let meter = ReadMeter::default();
         let cold_start = !self.warm.swap(true, Ordering::Relaxed);
-        let (response, organization, error_code) = match self.list(&request, &meter).await {
+        let outcome = tokio::time::timeout(self.budget(&request), self.list(&request, &meter))
+            .await
+            .unwrap_or_else(|_| Err(Error::Unavailable("request budget exhausted".into())));
+        let (response, organization, error_code) = match outcome {
             Ok((response, organization)) => (response, Some(organization), None),
             Err(error) => {
                 if let Some(detail) = error.detail() {

@@ -9,7 +9,10 @@ pub mod schema;
 mod write;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -30,10 +33,32 @@ pub struct Store {
     table: String,
 }
 
+/// One attempt that takes longer is abandoned and retried (a stalled connection).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Attempts per call, throttling and server errors included, with jittered exponential back-off.
+const MAX_ATTEMPTS: u32 = 3;
+
 impl Store {
+    /// Uses `client`'s endpoint and credentials with the service's own timeouts and retries.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(Duration::from_millis(50)),
+            )
+            .build();
         Self {
-            client,
+            client: Client::from_conf(config),
             table: table.into(),
         }
     }

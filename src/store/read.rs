@@ -14,8 +14,9 @@ use crate::error::Error;
 
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_LIMIT: usize = 100;
-/// Attempts for keys that come back in `UnprocessedKeys`, with doubling back-off from 25 ms.
-const UNPROCESSED_ATTEMPTS: u32 = 8;
+/// Rounds in a row in which every key came back in `UnprocessedKeys` before giving up; the back-off
+/// doubles from 25 ms. Rounds that make progress do not count (the request budget still bounds them).
+const UNPROCESSED_ATTEMPTS: u32 = 6;
 /// Query's `Limit` is an i32; past this a walk simply continues in further calls.
 const QUERY_LIMIT_MAX: u64 = 100_000;
 
@@ -70,10 +71,8 @@ impl Store {
     ) -> Result<Vec<Item>, Error> {
         let mut found = Vec::with_capacity(keys.len());
         let mut pending = keys;
-        for attempt in 0..UNPROCESSED_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
-            }
+        let mut rounds_without_progress = 0;
+        loop {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
                 .build()
@@ -91,20 +90,29 @@ impl Store {
                 .and_then(|mut by_table| by_table.remove(&self.table))
                 .unwrap_or_default();
             meter.record(items.len(), output.consumed_capacity.iter().flatten());
-            found.extend(items);
             pending = output
                 .unprocessed_keys
                 .and_then(|mut by_table| by_table.remove(&self.table))
                 .map(|unprocessed| unprocessed.keys)
                 .unwrap_or_default();
             if pending.is_empty() {
+                found.extend(items);
                 return Ok(found);
             }
+            rounds_without_progress = if items.is_empty() {
+                rounds_without_progress + 1
+            } else {
+                0
+            };
+            found.extend(items);
+            if rounds_without_progress >= UNPROCESSED_ATTEMPTS {
+                return Err(Error::Unavailable(format!(
+                    "BatchGetItem: {} keys still unprocessed after {UNPROCESSED_ATTEMPTS} rounds without progress",
+                    pending.len()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(25 << rounds_without_progress.min(6))).await;
         }
-        Err(Error::Unavailable(format!(
-            "BatchGetItem: {} keys still unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
-            pending.len()
-        )))
     }
 
     /// The organization's existence and the scope's counters, in one round trip.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use devkit::dev_token;
 use devkit::engine::Engine;
+use devkit::faults::FaultProxy;
 use enrollment_tokens::api::App;
 use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
@@ -103,7 +104,22 @@ pub struct Harness {
 impl Harness {
     pub async fn new() -> Self {
         let engine = Engine::start(None, 0).await.expect("engine starts");
-        let store = Store::new(engine.client(), "tokens-test");
+        let endpoint = engine.endpoint.clone();
+        Self::over(engine, &endpoint).await
+    }
+
+    /// The service talks to the engine through a proxy that injects faults on demand.
+    pub async fn with_faults() -> (Self, FaultProxy) {
+        let engine = Engine::start(None, 0).await.expect("engine starts");
+        let proxy = FaultProxy::start(&engine.endpoint)
+            .await
+            .expect("proxy starts");
+        (Self::over(engine, &proxy.endpoint).await, proxy)
+    }
+
+    /// The service talks to `endpoint`, which leads to `engine`.
+    async fn over(engine: Engine, endpoint: &str) -> Self {
+        let store = Store::new(devkit::engine::client_for(endpoint), "tokens-test");
         store.create_table().await.expect("table created");
         let clock = Arc::new(TestClock(Mutex::new(epoch())));
         let config = Config::from_lookup(|name| match name {

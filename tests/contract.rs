@@ -480,6 +480,7 @@ async fn every_malformed_parameter_is_a_400_that_names_it() {
         ("page=", "page"),
         ("page=1&page=2", "page"),
         ("page=99999999999999999999999", "page"),
+        ("page=9007199254740992", "page"),
         ("limit=101", "limit"),
         ("limit=-1", "limit"),
         ("limit=ten", "limit"),
@@ -522,6 +523,9 @@ async fn lenient_forms_and_defaults() {
         default_ids
     );
     assert_eq!(w.list("limit=010&page=01").await.ids(), default_ids);
+    let last = w.list("page=9007199254740991").await;
+    assert!(last.ids().is_empty());
+    assert_eq!(last.data()["prevPage"], json!(9007199254740990u64));
     let upper = w
         .list(&format!("mdm-user={}", w.users[0].as_str().to_uppercase()))
         .await;
@@ -849,10 +853,9 @@ mod stored_data {
 
     async fn set(w: &World, token: u64, attribute: &str, value: AttributeValue) {
         w.harness
-            .engine
             .client()
             .update_item()
-            .table_name("tokens-test")
+            .table_name(&w.harness.table)
             .key("pk", AttributeValue::S(format!("T#{}", oid(token))))
             .key("sk", AttributeValue::S("O".into()))
             .update_expression("SET #a = :v")
@@ -906,10 +909,9 @@ mod stored_data {
         )]);
         set(&w, 104, "winPolicyAssignments", assignments).await;
         w.harness
-            .engine
             .client()
             .update_item()
-            .table_name("tokens-test")
+            .table_name(&w.harness.table)
             .key("pk", AttributeValue::S(format!("T#{}", oid(104))))
             .key("sk", AttributeValue::S("O".into()))
             .update_expression("REMOVE tags, sendEmail")

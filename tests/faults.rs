@@ -114,8 +114,8 @@ async fn a_non_retryable_error_is_a_500_without_detail() {
 async fn retries_stop_at_the_request_budget() {
     let (harness, proxy, org) = world().await;
     let config =
-        Config::from_lookup(|name| devkit::dev_token::dev_setting("tokens-test", name)).unwrap();
-    let store = Store::new(devkit::engine::client_for(&proxy.endpoint), "tokens-test");
+        Config::from_lookup(|name| devkit::dev_token::dev_setting(&harness.table, name)).unwrap();
+    let store = Store::new(devkit::engine::client_for(&proxy.endpoint), &harness.table);
     let budget = Duration::from_secs(2);
     let app = App::new(
         store,
@@ -158,10 +158,10 @@ async fn an_unreachable_database_is_a_503() {
         listener.local_addr().unwrap()
     };
     let config =
-        Config::from_lookup(|name| devkit::dev_token::dev_setting("tokens-test", name)).unwrap();
+        Config::from_lookup(|name| devkit::dev_token::dev_setting(&harness.table, name)).unwrap();
     let store = Store::new(
         devkit::engine::client_for(&format!("http://{closed}")),
-        "tokens-test",
+        &harness.table,
     );
     let app = App::new(
         store,

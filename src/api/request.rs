@@ -18,6 +18,8 @@ const PARAMETERS: [&str; 6] = [
 ];
 pub const REQUIRED_PERMISSION: &str = "mdm.windows.enrollmentToken.list";
 pub const MAX_LIMIT: u64 = 100;
+/// The largest integer a JSON client (a JavaScript number) holds exactly.
+pub const MAX_PAGE: u64 = 9_007_199_254_740_991;
 const MAX_SLUG_CHARS: usize = 128;
 /// The route after any stage or base-path prefix; `{}` is the organization.
 const ROUTE: [&str; 7] = [
@@ -89,8 +91,10 @@ pub fn parse_request(request: &Request) -> Result<ListRequest, Error> {
     let page = match non_empty("page")? {
         None => 1,
         Some(raw) => parse_integer(&raw)
-            .filter(|page| *page >= 1)
-            .ok_or_else(|| Error::invalid("page", "must be an integer of at least 1"))?,
+            .filter(|page| (1..=MAX_PAGE).contains(page))
+            .ok_or_else(|| {
+                Error::invalid("page", &format!("must be an integer from 1 to {MAX_PAGE}"))
+            })?,
     };
     let limit = match non_empty("limit")? {
         None => 10,

@@ -5,6 +5,7 @@
 pub mod openapi;
 pub mod oracle;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -95,42 +96,70 @@ impl Reply {
 }
 
 pub struct Harness {
-    pub engine: Engine,
+    /// The embedded engine, unless the tests run against `AWS_ENDPOINT_URL_DYNAMODB`.
+    engine: Option<Engine>,
+    /// Where the engine answers (the proxy, if any, stands in front of it).
+    pub engine_endpoint: String,
+    pub table: String,
     pub store: Store,
     pub app: App,
     pub clock: Arc<TestClock>,
 }
 
 impl Harness {
+    /// dynoxide embedded in this process, or the engine `AWS_ENDPOINT_URL_DYNAMODB` names (each
+    /// harness then gets a table of its own).
     pub async fn new() -> Self {
-        let engine = Engine::start(None, 0).await.expect("engine starts");
-        let endpoint = engine.endpoint.clone();
-        Self::over(engine, &endpoint).await
+        let (engine, endpoint) = Self::engine().await;
+        Self::over(engine, endpoint.clone(), &endpoint).await
     }
 
     /// The service talks to the engine through a proxy that injects faults on demand.
     pub async fn with_faults() -> (Self, FaultProxy) {
-        let engine = Engine::start(None, 0).await.expect("engine starts");
-        let proxy = FaultProxy::start(&engine.endpoint)
-            .await
-            .expect("proxy starts");
-        (Self::over(engine, &proxy.endpoint).await, proxy)
+        let (engine, endpoint) = Self::engine().await;
+        let proxy = FaultProxy::start(&endpoint).await.expect("proxy starts");
+        let harness = Self::over(engine, endpoint, &proxy.endpoint).await;
+        (harness, proxy)
     }
 
-    /// The service talks to `endpoint`, which leads to `engine`.
-    async fn over(engine: Engine, endpoint: &str) -> Self {
-        let store = Store::new(devkit::engine::client_for(endpoint), "tokens-test");
+    async fn engine() -> (Option<Engine>, String) {
+        match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            Ok(endpoint) if !endpoint.is_empty() => (None, endpoint),
+            _ => {
+                let engine = Engine::start(None, 0).await.expect("engine starts");
+                let endpoint = engine.endpoint.clone();
+                (Some(engine), endpoint)
+            }
+        }
+    }
+
+    /// A client straight to the engine (past any fault proxy).
+    pub fn client(&self) -> aws_sdk_dynamodb::Client {
+        devkit::engine::client_for(&self.engine_endpoint)
+    }
+
+    /// The service talks to `service_endpoint`, which leads to the engine at `engine_endpoint`.
+    async fn over(engine: Option<Engine>, engine_endpoint: String, service_endpoint: &str) -> Self {
+        static TABLES: AtomicU64 = AtomicU64::new(0);
+        let table = format!(
+            "tokens-test-{}-{}",
+            std::process::id(),
+            TABLES.fetch_add(1, Ordering::Relaxed)
+        );
+        let store = Store::new(devkit::engine::client_for(service_endpoint), &table);
         store.create_table().await.expect("table created");
         let clock = Arc::new(TestClock(Mutex::new(epoch())));
         let config = Config::from_lookup(|name| match name {
             "JWT_JWKS" => Some(JWKS.to_string()),
-            other => dev_token::dev_setting("tokens-test", other),
+            other => dev_token::dev_setting(&table, other),
         })
         .expect("test configuration is complete");
         let verifier = Verifier::new(&config.auth).expect("test keys load");
         let app = App::new(store.clone(), verifier, clock.clone());
         Self {
             engine,
+            engine_endpoint,
+            table,
             store,
             app,
             clock,

@@ -172,6 +172,9 @@ def main():
                     "parameter" in entry and f"'{entry['parameter']}'" not in body["error"]["message"]):
                 failures.append(f"{name}: unexpected error body {body}")
             print(f"{name}: {status}", "ok" if len(failures) == failed_before else "FAILED")
+        rss = next((line.split()[1] for line in open(f"/proc/{bootstrap.pid}/status")
+                    if line.startswith("VmRSS")), "?")
+        print(f"bootstrap (debug build) resident memory after {len(manifest)} invocations: {rss} kB")
         bootstrap_log.flush()
         summaries = [json.loads(line) for line in open(Path(data_dir) / "bootstrap.log")
                      if line.startswith("{") and '"message":"request"' in line]

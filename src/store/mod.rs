@@ -42,13 +42,23 @@ const MAX_ATTEMPTS: u32 = 3;
 impl Store {
     /// Uses `client`'s endpoint and credentials with the service's own timeouts and retries.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self::with_attempt_timeout(client, table, ATTEMPT_TIMEOUT)
+    }
+
+    /// As `new`, for an engine slower than DynamoDB (an emulator under test): an attempt abandoned
+    /// while the engine still applies it would be retried on top of itself.
+    pub fn with_attempt_timeout(
+        client: Client,
+        table: impl Into<String>,
+        attempt: Duration,
+    ) -> Self {
         let config = client
             .config()
             .to_builder()
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_attempt_timeout(attempt)
                     .build(),
             )
             .retry_config(

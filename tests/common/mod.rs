@@ -122,6 +122,20 @@ impl Harness {
         (harness, proxy)
     }
 
+    /// An external engine is an emulator: slower, so each attempt may take longer.
+    fn external() -> bool {
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok_and(|endpoint| !endpoint.is_empty())
+    }
+
+    pub fn store_for(endpoint: &str, table: &str) -> Store {
+        let client = devkit::engine::client_for(endpoint);
+        if Self::external() {
+            Store::with_attempt_timeout(client, table, std::time::Duration::from_secs(30))
+        } else {
+            Store::new(client, table)
+        }
+    }
+
     async fn engine() -> (Option<Engine>, String) {
         match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
             Ok(endpoint) if !endpoint.is_empty() => (None, endpoint),
@@ -146,7 +160,7 @@ impl Harness {
             std::process::id(),
             TABLES.fetch_add(1, Ordering::Relaxed)
         );
-        let store = Store::new(devkit::engine::client_for(service_endpoint), &table);
+        let store = Self::store_for(service_endpoint, &table);
         store.create_table().await.expect("table created");
         let clock = Arc::new(TestClock(Mutex::new(epoch())));
         let config = Config::from_lookup(|name| match name {

@@ -104,13 +104,7 @@ async fn check(specs: Vec<TokenSpec>, requester: u64) {
                 filter: filter.clone(),
                 show_deleted: true,
             };
-            let mut query = format!("limit=100&show-deleted=true&sort={}:desc", field.name());
-            if let Some(user) = &filter.user {
-                query.push_str(&format!("&mdm-user={user}"));
-            }
-            if let Some(policy) = &filter.policy {
-                query.push_str(&format!("&win-policy={policy}"));
-            }
+            let query = query_of(&request);
             let reply = harness
                 .get(
                     &format!("{}?{query}", path(&format!("org-{requester}"))),

@@ -5,11 +5,9 @@
 mod common;
 
 use chrono::Duration;
-use common::oracle::expected;
+use common::oracle::{every_listing, expected};
 use common::*;
-use enrollment_tokens::domain::{
-    EnrollmentToken, Filter, ObjectId, PageRequest, Sort, SortDirection, SortField, StoredState,
-};
+use enrollment_tokens::domain::{EnrollmentToken, Filter, ObjectId, PageRequest, StoredState};
 use enrollment_tokens::store::WriteError;
 use proptest::prelude::*;
 
@@ -100,8 +98,8 @@ impl Model {
         let other = oid(2);
         let mut data = Data {
             organizations: vec![
-                organization_(&organization, "model"),
-                organization_(&other, "other"),
+                common::organization(&organization, "model"),
+                common::organization(&other, "other"),
             ],
             ..Data::default()
         };
@@ -178,13 +176,7 @@ impl Model {
                     Op::Assign { policies, .. } => {
                         let policies: Vec<ObjectId> = policies.into_iter().map(policy_id).collect();
                         assign(&mut expected_token, &policies.iter().collect::<Vec<_>>());
-                        let change = expected_token.win_policy_assignments.clone();
-                        store
-                            .update_token(&organization, &id, now, move |t| {
-                                t.win_policy_assignments = change.clone();
-                                Ok(())
-                            })
-                            .await
+                        rewrite(store, &expected_token, now).await
                     }
                     Op::Revoke { .. } => {
                         expected_token.state = StoredState::Deleted;
@@ -205,23 +197,11 @@ impl Model {
                     }
                     Op::Rename { name, .. } => {
                         expected_token.display_name = name.map(|n| format!("name {n}"));
-                        let name = expected_token.display_name.clone();
-                        store
-                            .update_token(&organization, &id, now, move |t| {
-                                t.display_name = name.clone();
-                                Ok(())
-                            })
-                            .await
+                        rewrite(store, &expected_token, now).await
                     }
                     Op::SetUser { user, .. } => {
                         expected_token.mdm_user_id = user.map(user_id);
-                        let user = expected_token.mdm_user_id.clone();
-                        store
-                            .update_token(&organization, &id, now, move |t| {
-                                t.mdm_user_id = user.clone();
-                                Ok(())
-                            })
-                            .await
+                        rewrite(store, &expected_token, now).await
                     }
                     _ => unreachable!(),
                 };
@@ -253,61 +233,42 @@ impl Model {
             user: Some(user_id(1)),
             policy: Some(policy_id(1)),
         });
-        for filter in &filters {
-            for show_deleted in [false, true] {
-                for field in SortField::ALL {
-                    for direction in [SortDirection::Ascending, SortDirection::Descending] {
-                        let base = PageRequest {
-                            page: 1,
-                            limit: 3,
-                            sort: Sort { field, direction },
-                            filter: filter.clone(),
-                            show_deleted,
-                        };
-                        let (_, total) = expected(&self.tokens, &self.organization, &base, now);
-                        for page in 1..=total.div_ceil(3) + 1 {
-                            let request = PageRequest {
-                                page,
-                                ..base.clone()
-                            };
-                            let (ids, _) =
-                                expected(&self.tokens, &self.organization, &request, now);
-                            let uri = format!("{}?{}", path("model"), query(&request));
-                            let reply = self.harness.get(&uri, Some(&auth)).await;
-                            let want: Vec<String> = ids.iter().map(ToString::to_string).collect();
-                            assert_eq!(reply.ids(), want, "{uri}");
-                            assert_eq!(reply.data()["totalDocs"], total, "{uri}");
-                        }
-                    }
-                }
+        for base in every_listing(&filters, 3) {
+            let (_, total) = expected(&self.tokens, &self.organization, &base, now);
+            for page in 1..=total.div_ceil(3) + 1 {
+                let request = PageRequest {
+                    page,
+                    ..base.clone()
+                };
+                let (ids, _) = expected(&self.tokens, &self.organization, &request, now);
+                let uri = format!("{}?{}", path("model"), query_of(&request));
+                let reply = self.harness.get(&uri, Some(&auth)).await;
+                let want: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                assert_eq!(reply.ids(), want, "{uri}");
+                assert_eq!(reply.data()["totalDocs"], total, "{uri}");
             }
         }
     }
 }
 
-fn organization_(id: &ObjectId, slug: &str) -> enrollment_tokens::domain::Organization {
-    organization(id, slug)
-}
-
-fn query(request: &PageRequest) -> String {
-    let direction = match request.sort.direction {
-        SortDirection::Ascending => "asc",
-        SortDirection::Descending => "desc",
-    };
-    let mut query = format!(
-        "page={}&limit={}&sort={}:{direction}&show-deleted={}",
-        request.page,
-        request.limit,
-        request.sort.field.name(),
-        request.show_deleted
-    );
-    if let Some(user) = &request.filter.user {
-        query.push_str(&format!("&mdm-user={user}"));
-    }
-    if let Some(policy) = &request.filter.policy {
-        query.push_str(&format!("&win-policy={policy}"));
-    }
-    query
+/// Writes `target` over the stored token through the generic read-modify-write.
+async fn rewrite(
+    store: &enrollment_tokens::store::Store,
+    target: &EnrollmentToken,
+    now: enrollment_tokens::domain::Timestamp,
+) -> Result<EnrollmentToken, WriteError> {
+    let target = target.clone();
+    store
+        .update_token(
+            &target.organization_id.clone(),
+            &target.id.clone(),
+            now,
+            move |t| {
+                *t = target.clone();
+                Ok(())
+            },
+        )
+        .await
 }
 
 proptest! {

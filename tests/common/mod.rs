@@ -16,8 +16,8 @@ use enrollment_tokens::api::App;
 use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::{
-    Clock, EnrollmentToken, MdmUser, ObjectId, Organization, PolicyAssignment, StoredState,
-    Timestamp, WinPolicy,
+    Clock, EnrollmentToken, MdmUser, ObjectId, Organization, PageRequest, PolicyAssignment,
+    SortDirection, StoredState, Timestamp, WinPolicy,
 };
 use enrollment_tokens::store::Store;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -342,4 +342,26 @@ pub fn assign(token: &mut EnrollmentToken, policies: &[&ObjectId]) {
             priority: rank as u32 * 10,
         })
         .collect();
+}
+
+/// The query string that asks for `request`.
+pub fn query_of(request: &PageRequest) -> String {
+    let direction = match request.sort.direction {
+        SortDirection::Ascending => "asc",
+        SortDirection::Descending => "desc",
+    };
+    let mut query = format!(
+        "page={}&limit={}&sort={}:{direction}&show-deleted={}",
+        request.page,
+        request.limit,
+        request.sort.field.name(),
+        request.show_deleted
+    );
+    if let Some(user) = &request.filter.user {
+        query.push_str(&format!("&mdm-user={user}"));
+    }
+    if let Some(policy) = &request.filter.policy {
+        query.push_str(&format!("&win-policy={policy}"));
+    }
+    query
 }

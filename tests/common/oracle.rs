@@ -3,7 +3,8 @@
 use std::cmp::Ordering;
 
 use enrollment_tokens::domain::{
-    EnrollmentToken, ObjectId, PageRequest, SortDirection, SortField, StoredState, Timestamp,
+    EnrollmentToken, Filter, ObjectId, PageRequest, Sort, SortDirection, SortField, StoredState,
+    Timestamp,
 };
 
 /// The ids of the requested page, and the total, as the contract defines them.
@@ -56,4 +57,25 @@ fn compare(a: &EnrollmentToken, b: &EnrollmentToken, field: SortField, now: Time
         SortField::DisplayName => a.display_name.cmp(&b.display_name),
         SortField::State => a.shown_state(now).cmp(&b.shown_state(now)),
     }
+}
+
+/// First pages of every filter × visibility × sort field × direction, `limit` a page.
+pub fn every_listing(filters: &[Filter], limit: u64) -> Vec<PageRequest> {
+    let mut requests = Vec::new();
+    for filter in filters {
+        for show_deleted in [false, true] {
+            for field in SortField::ALL {
+                for direction in [SortDirection::Ascending, SortDirection::Descending] {
+                    requests.push(PageRequest {
+                        page: 1,
+                        limit,
+                        sort: Sort { field, direction },
+                        filter: filter.clone(),
+                        show_deleted,
+                    });
+                }
+            }
+        }
+    }
+    requests
 }

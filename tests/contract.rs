@@ -757,6 +757,32 @@ async fn wrong_method_and_unknown_route() {
     let reply = w.harness.send(request).await;
     reply.error(405, 2002);
     assert_eq!(reply.headers.get("allow").unwrap(), "GET");
+    // The route and the method are checked before the credentials.
+    let request = lambda_http::http::Request::builder()
+        .method("DELETE")
+        .uri(path("acme"))
+        .body(())
+        .unwrap();
+    w.harness.send(request).await.error(405, 2002);
+    let route = "/v1/organizations/acme/mdm/windows/enterprise/enrollment-tokens/";
+    for odd in [
+        format!("/a/b/c/d{route}"),
+        format!("/%FF{route}"),
+        format!("/v1/organizations/globex/mdm/windows/enterprise/enrollment-tokens{route}"),
+        route.replace("windows", "win%20dows"),
+    ] {
+        w.harness.get(&odd, Some(&auth)).await.error(404, 3001);
+        w.harness.get(&odd, None).await.error(404, 3001);
+    }
+    let encoded = route.replace("enrollment-tokens", "enrollment%2Dtokens");
+    assert_eq!(w.harness.get(&encoded, Some(&auth)).await.status, 200);
+    assert_eq!(
+        w.harness
+            .get(&format!("/prod/base{route}"), Some(&auth))
+            .await
+            .status,
+        200
+    );
     let reply = w
         .harness
         .get(
@@ -906,4 +932,32 @@ mod stored_data {
         // Listings that do not reach the token still work.
         assert_eq!(w.list("limit=1&sort=createdAt:asc").await.status, 200);
     }
+}
+
+#[tokio::test]
+async fn slugs_that_could_be_confused_are_refused_on_write() {
+    let w = world().await;
+    for slug in ["bad slug!", "ab", "660000000000000000000002", "ACME_corp"] {
+        let result = w
+            .harness
+            .store
+            .create_organization(&organization(&oid(7), slug))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(enrollment_tokens::store::WriteError::Invalid(_))
+            ),
+            "{slug}: {result:?}"
+        );
+    }
+    let taken = w
+        .harness
+        .store
+        .create_organization(&organization(&oid(7), "acme"))
+        .await;
+    assert!(matches!(
+        taken,
+        Err(enrollment_tokens::store::WriteError::AlreadyExists(_))
+    ));
 }

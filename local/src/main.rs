@@ -14,7 +14,7 @@ use devkit::fixture::Fixture;
 use enrollment_tokens::api::App;
 use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
-use enrollment_tokens::domain::SystemClock;
+use enrollment_tokens::domain::{ObjectId, SystemClock};
 use enrollment_tokens::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             permissions,
             ttl_seconds,
         } => {
-            println!("{}", token(organizations, permissions, ttl_seconds));
+            println!("{}", token(organizations, permissions, ttl_seconds)?);
             Ok(())
         }
         Command::Serve {
@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
 fn init_logs() {
     use lambda_http::tracing::subscriber::{fmt, EnvFilter};
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_smithy_runtime=error,aws_sdk_dynamodb=error"));
+        .unwrap_or_else(|_| EnvFilter::new("info,aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error"));
     fmt()
         .json()
         .with_target(false)
@@ -113,7 +113,14 @@ fn init_logs() {
         .init();
 }
 
-fn token(organizations: Vec<String>, permissions: Vec<String>, ttl_seconds: i64) -> String {
+fn token(
+    organizations: Vec<String>,
+    permissions: Vec<String>,
+    ttl_seconds: i64,
+) -> anyhow::Result<String> {
+    if let Some(slug) = organizations.iter().find(|o| ObjectId::parse(o).is_err()) {
+        anyhow::bail!("--org takes an organization id (24 hex digits), not {slug:?}; the demo's is {DEMO_ORGANIZATION}");
+    }
     let organizations = if organizations.is_empty() {
         vec![DEMO_ORGANIZATION.to_string()]
     } else {
@@ -128,7 +135,7 @@ fn token(organizations: Vec<String>, permissions: Vec<String>, ttl_seconds: i64)
         .into_iter()
         .map(|organization| (organization, permissions.clone()))
         .collect();
-    dev_token::mint(&grants, ttl_seconds)
+    Ok(dev_token::mint(&grants, ttl_seconds))
 }
 
 enum EngineChoice {
@@ -159,6 +166,7 @@ async fn serve(
         }
     };
     let store = Store::new(client, TABLE);
+    let mut data_organization = None;
     if store.table_exists().await? {
         eprintln!(
             "reusing the data in {} (--reset to seed again)",
@@ -170,6 +178,9 @@ async fn serve(
             Some(path) => Fixture::read(path)?,
             None => demo::demo(shape, Utc::now()),
         };
+        if fixture.is_some() {
+            data_organization = data.organizations.first().cloned();
+        }
         let bar = ProgressBar::new(data.token_count()).with_style(
             ProgressStyle::with_template("seeding {bar:40} {pos}/{len} tokens ({per_sec}, {eta})")
                 .expect("static template"),
@@ -186,12 +197,13 @@ async fn serve(
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;
-    let token = token(vec![], vec![], 12 * 3600);
-    let organization = if fixture.is_some() {
-        "<organizationId>"
-    } else {
-        DEMO_SLUG
+    // The curl names the demo organization, or the fixture's first one.
+    let (organization, slug) = match &data_organization {
+        Some(first) => (first.id.to_string(), first.slug.clone()),
+        None => (DEMO_ORGANIZATION.to_string(), DEMO_SLUG.to_string()),
     };
+    let token = token(vec![organization], vec![], 12 * 3600)?;
+    let organization = slug;
     eprintln!(
         "\nready on http://127.0.0.1:{port}\n\ncurl -s -H 'Authorization: Bearer {token}' \\\n  'http://127.0.0.1:{port}/v1/organizations/{organization}/mdm/windows/enterprise/enrollment-tokens/?limit=5'\n"
     );

@@ -4,16 +4,19 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use enrollment_tokens::api::App;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
     let sequence = Arc::new(AtomicU64::new(0));
@@ -27,7 +30,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
                 let request_id = format!("local-{}", sequence.fetch_add(1, Ordering::Relaxed) + 1);
                 async move { Ok::<_, Infallible>(answer(&app, request, &request_id).await) }
             });
+            // A client that never finishes its headers is dropped, not waited for.
             if let Err(error) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

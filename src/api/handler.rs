@@ -8,7 +8,7 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::request::{logged_parameters, parse_request, ListRequest, REQUIRED_PERMISSION};
+use super::request::{logged_parameters, parse_request, route, ListRequest, REQUIRED_PERMISSION};
 use super::response::{error_response, json_response, page_body};
 use crate::auth::{permits, Claims, Verifier};
 use crate::domain::{Clock, ObjectId, PageMeta};
@@ -110,8 +110,9 @@ impl App {
         request: &Request,
         meter: &ReadMeter,
     ) -> Result<(Response<Body>, ObjectId), Error> {
+        let organization = route(request)?;
         let claims = self.authenticate(request)?;
-        let ListRequest { organization, page } = parse_request(request)?;
+        let ListRequest { organization, page } = parse_request(request, &organization)?;
         let organization = self.authorize(&claims, &organization, meter).await?;
         let now = self.clock.now();
         let listed = self

@@ -43,11 +43,15 @@ impl OrganizationRef {
         if valid {
             Ok(Self(raw.to_string()))
         } else {
-            Err(Error::invalid(
-                "organizationId",
-                "must be a 24-character hexadecimal id or a slug of 3 to 128 letters, digits or hyphens",
-            ))
+            Err(Self::invalid())
         }
+    }
+
+    fn invalid() -> Error {
+        Error::invalid(
+            "organizationId",
+            "must be a 24-character hexadecimal id or a slug of 3 to 128 letters, digits or hyphens",
+        )
     }
 
     /// The id, when the reference has the form of one (a slug may have it too).
@@ -66,12 +70,22 @@ pub struct ListRequest {
     pub page: PageRequest,
 }
 
-pub fn parse_request(request: &Request) -> Result<ListRequest, Error> {
+/// The organization segment, as given, once the path is this route and the method GET. Checked
+/// before authentication, so that a wrong route or method is reported as such.
+pub fn route(request: &Request) -> Result<String, Error> {
     let organization = organization_segment(request)?;
     if request.method() != Method::GET {
         return Err(Error::MethodNotAllowed);
     }
-    let organization = OrganizationRef::parse(&organization)?;
+    Ok(organization)
+}
+
+/// The organization reference and every query parameter, validated.
+pub fn parse_request(request: &Request, organization: &str) -> Result<ListRequest, Error> {
+    let organization = percent_decode_str(organization)
+        .decode_utf8()
+        .map_err(|_| OrganizationRef::invalid())
+        .and_then(|decoded| OrganizationRef::parse(&decoded))?;
     let query = request.query_string_parameters();
     let single = |name: &'static str| -> Result<Option<String>, Error> {
         match query.all(name) {
@@ -198,36 +212,42 @@ fn organization_segment(request: &Request) -> Result<String, Error> {
         .path_parameters_ref()
         .and_then(|parameters| parameters.first("organizationId"))
         .map(str::to_string);
-    let raw = match from_parameters {
-        Some(value) => value,
+    match from_parameters {
+        Some(value) => Ok(value),
         None => {
             let path = match request.raw_http_path() {
                 "" => request.uri().path().to_string(),
                 raw => raw.to_string(),
             };
-            route_organization(&path).ok_or(Error::RouteNotFound)?
+            route_organization(&path).ok_or(Error::RouteNotFound)
         }
-    };
-    percent_decode_str(&raw)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| {
-            Error::invalid(
-                "organizationId",
-                "must be a 24-character hexadecimal id or a slug",
-            )
-        })
+    }
 }
+
+/// Segments a stage plus a custom-domain base path may add before the route.
+const MAX_PREFIX_SEGMENTS: usize = 3;
 
 fn route_organization(path: &str) -> Option<String> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
-    let segments: Vec<&str> = trimmed.split('/').collect();
-    let tail = segments.get(segments.len().checked_sub(ROUTE.len())?..)?;
+    let segments: Vec<&str> = trimmed.strip_prefix('/')?.split('/').collect();
+    let split = segments.len().checked_sub(ROUTE.len())?;
+    let (prefix, tail) = segments.split_at(split);
+    let plain_prefix = prefix.len() <= MAX_PREFIX_SEGMENTS
+        && prefix.iter().all(|segment| {
+            !segment.is_empty()
+                && !ROUTE.contains(segment)
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.$".contains(&b))
+        });
+    if !plain_prefix {
+        return None;
+    }
     let mut organization = None;
     for (segment, expected) in tail.iter().zip(ROUTE) {
         if expected == "{}" {
             organization = Some(segment.to_string());
-        } else if *segment != expected {
+        } else if percent_decode_str(segment).decode_utf8().ok()? != expected {
             return None;
         }
     }
@@ -247,6 +267,15 @@ mod tests {
         assert_eq!(route_organization(&format!("/prod{route}")), org);
         assert_eq!(route_organization(&format!("/base/path{route}/")), org);
         assert_eq!(route_organization(&format!("{route}//")), None);
+        assert_eq!(route_organization(&format!("/a/b/c{route}")), org);
+        assert_eq!(route_organization(&format!("/a/b/c/d{route}")), None);
+        assert_eq!(route_organization(&format!("/%FF{route}")), None);
+        assert_eq!(route_organization(&format!("{route}{route}")), None);
+        assert_eq!(route_organization(&format!("/prod/v1{route}")), None);
+        assert_eq!(
+            route_organization(&route.replace("-tokens", "%2Dtokens")),
+            org
+        );
         assert_eq!(route_organization("/v1/organizations/acme"), None);
         assert_eq!(
             route_organization(&route.replace("windows", "android")),

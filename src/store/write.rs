@@ -46,6 +46,15 @@ struct Action {
 
 impl Store {
     pub async fn create_organization(&self, organization: &Organization) -> Result<(), WriteError> {
+        let slug = &organization.slug;
+        let valid = (3..=128).contains(&slug.len())
+            && slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && ObjectId::parse(slug).is_err();
+        if !valid {
+            return Err(WriteError::Invalid(format!(
+                "slug {slug:?}: 3 to 128 letters, digits or hyphens, and not shaped like an id"
+            )));
+        }
         let mut item = to_item(organization)?;
         item.extend(key_item(keys::organization(&organization.id)));
         let mut slug = key_item(keys::slug(&organization.slug));

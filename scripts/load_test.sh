@@ -48,8 +48,8 @@ after=$(rss)
 echo "$result"
 echo "resident memory: ${before} kB before, ${after} kB after"
 summary=$(echo "$result" | grep '^requests/s')
-errors=$(echo "$summary" | awk '{ print $9 }')
-non2xx=$(echo "$summary" | awk '{ print $11 }')
+errors=$(echo "$summary" | awk '{ print $10 }')
+non2xx=$(echo "$summary" | awk '{ print $12 }')
 [ "$errors" = 0 ] && [ "$non2xx" = 0 ] || { echo "FAILED: $errors errors, $non2xx non-2xx"; exit 1; }
 awk -v b="$before" -v a="$after" 'BEGIN { exit !(a <= b * 1.10) }' || { echo "FAILED: memory grew more than 10%"; exit 1; }
 echo "load test passed"

@@ -10,7 +10,7 @@ use crate::domain::{
     timestamp, EnrollmentToken, ObjectId, PageMeta, Timestamp, TokenState, TokenSummary, WinPolicy,
 };
 use crate::error::Error;
-use crate::store::ListedToken;
+use crate::store::ListedPage;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,7 +63,7 @@ struct TokenView<'a> {
 
 fn token_view<'a>(
     token: &'a EnrollmentToken,
-    listed: &'a ListedToken,
+    listed: &'a ListedPage,
     now: Timestamp,
 ) -> TokenView<'a> {
     TokenView {
@@ -117,7 +117,7 @@ pub struct PageBody<'a> {
     data: PageData<'a>,
 }
 
-pub fn page_body<'a>(listed: &'a ListedToken, meta: &'a PageMeta, now: Timestamp) -> PageBody<'a> {
+pub fn page_body<'a>(listed: &'a ListedPage, meta: &'a PageMeta, now: Timestamp) -> PageBody<'a> {
     let items = listed
         .tokens
         .iter()

@@ -19,7 +19,7 @@ use crate::error::Error;
 
 /// A page of tokens with what they reference, and the total of the listing.
 #[derive(Debug, Default)]
-pub struct ListedToken {
+pub struct ListedPage {
     pub tokens: Vec<EnrollmentToken>,
     pub users: HashMap<ObjectId, MdmUser>,
     pub policies: HashMap<ObjectId, WinPolicy>,
@@ -51,7 +51,7 @@ impl Store {
         request: &PageRequest,
         now: Timestamp,
         meter: &ReadMeter,
-    ) -> Result<ListedToken, Error> {
+    ) -> Result<ListedPage, Error> {
         let scope = Scope::of_filter(organization, &request.filter);
         let list_key = scope.list_key();
         let offset = request.offset();
@@ -195,7 +195,7 @@ impl Store {
         organization: &ObjectId,
         entries: Vec<Entry>,
         meter: &ReadMeter,
-    ) -> Result<ListedToken, Error> {
+    ) -> Result<ListedPage, Error> {
         let mut wanted_tokens = Vec::new();
         let mut users = HashSet::new();
         let mut policies = HashSet::new();
@@ -238,7 +238,7 @@ impl Store {
         } else {
             self.batch_get(keys, meter).await?
         };
-        let mut listed = ListedToken::default();
+        let mut listed = ListedPage::default();
         let mut fetched_tokens = HashMap::new();
         for item in &items {
             let pk = string_attr(item, keys::PK).unwrap_or_default();

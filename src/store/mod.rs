@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 pub use keys::is_sortable_name;
-pub use list::ListedToken;
+pub use list::ListedPage;
 pub use meter::{ReadCost, ReadMeter};
 pub use write::{WriteError, MAX_POLICIES_PER_TOKEN};
 
@@ -103,7 +103,7 @@ where
     let code = error.code().map(str::to_owned);
     let detail = format!(
         "{operation}: {}",
-        aws_smithy_error_chain(&error as &dyn std::error::Error)
+        error_chain(&error as &dyn std::error::Error)
     );
     match (&error, code.as_deref()) {
         (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => Error::Unavailable(detail),
@@ -112,7 +112,7 @@ where
     }
 }
 
-fn aws_smithy_error_chain(error: &dyn std::error::Error) -> String {
+fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

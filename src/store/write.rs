@@ -212,12 +212,13 @@ impl Store {
             self.organization_exists(organization),
             Action {
                 item: TransactWriteItem::builder()
-                    .put(build(
+                    .put(
                         Put::builder()
                             .table_name(&self.table)
                             .set_item(Some(item))
-                            .build(),
-                    )?)
+                            .build()
+                            .expect("table and item are set"),
+                    )
                     .build(),
                 on_condition_failed: None,
             },
@@ -270,7 +271,7 @@ impl Store {
         let old_scopes = old.map(Scope::all_of).unwrap_or_default();
         let mut actions = Vec::new();
         for scope in &new_scopes {
-            let mut item = token_item(new, scope, revision);
+            let item = token_item(new, scope, revision);
             let canonical = scope.member_sk() == keys::TOKEN_CANONICAL_SK;
             let mut put = Put::builder().table_name(&self.table);
             let mut on_condition_failed = None;
@@ -293,7 +294,6 @@ impl Store {
                     }
                 }
             }
-            item.shrink_to_fit();
             actions.push(Action {
                 item: TransactWriteItem::builder()
                     .put(
@@ -487,8 +487,4 @@ fn validate(token: &EnrollmentToken) -> Result<(), WriteError> {
 fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, WriteError> {
     serde_dynamo::to_item(value)
         .map_err(|e| WriteError::Store(Error::Internal(format!("item encoding: {e}"))))
-}
-
-fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, WriteError> {
-    built.map_err(|e| WriteError::Store(Error::Internal(format!("request: {e}"))))
 }

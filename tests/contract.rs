@@ -873,22 +873,17 @@ mod stored_data {
         let w = world().await;
         // Token 104 (pending, policy 31): numbers as strings, other precisions and offsets,
         // an attribute nobody knows, a missing optional one.
-        set(&w, 104, "segmentId", AttributeValue::S("1".into())).await;
-        set(
-            &w,
-            104,
-            "updatedAt",
-            AttributeValue::S("2026-06-01T14:02:03.123456789+02:00".into()),
-        )
-        .await;
-        set(
-            &w,
-            104,
-            "expireAt",
-            AttributeValue::S("2026-06-03T12:00:00Z".into()),
-        )
-        .await;
-        set(&w, 104, "legacyField", AttributeValue::Bool(true)).await;
+        for (attribute, value) in [
+            ("segmentId", AttributeValue::S("1".into())),
+            (
+                "updatedAt",
+                AttributeValue::S("2026-06-01T14:02:03.123456789+02:00".into()),
+            ),
+            ("expireAt", AttributeValue::S("2026-06-03T12:00:00Z".into())),
+            ("legacyField", AttributeValue::Bool(true)),
+        ] {
+            set(&w, 104, attribute, value).await;
+        }
         let assignments = AttributeValue::L(vec![AttributeValue::M(
             [
                 (

@@ -180,3 +180,18 @@ async fn an_unreachable_database_is_a_503() {
     );
     reply.error(503, 1003);
 }
+
+#[tokio::test]
+async fn an_organization_the_token_does_not_grant_costs_no_read() {
+    let (harness, proxy, org) = world().await;
+    let before = proxy.seen().len();
+    let foreign = oid(2).to_string();
+    let uri = format!("{}?{QUERY}", path(&foreign));
+    let reply = harness.get(&uri, Some(&bearer(&org, &[LIST]))).await;
+    reply.error(404, 3001);
+    assert_eq!(
+        proxy.seen().len(),
+        before,
+        "no DynamoDB call for an id the token does not grant"
+    );
+}

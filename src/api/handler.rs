@@ -42,32 +42,32 @@ impl App {
         }
     }
 
+    /// Also write CloudWatch embedded-format metrics for every request (in Lambda).
+    pub fn with_metrics(mut self, emit_metrics: bool) -> Self {
+        self.emit_metrics = emit_metrics;
+        self
+    }
+
     /// The time a request may take when the invocation has no deadline of its own.
     pub fn with_default_budget(mut self, budget: Duration) -> Self {
         self.default_budget = budget;
         self
     }
 
-    /// Until the Lambda deadline (less a margin), else the default budget.
+    /// Until the Lambda deadline (less a margin), else the default budget. A deadline that is not a
+    /// future epoch time (local emulators send a relative one) does not count.
     fn budget(&self, request: &Request) -> Duration {
+        let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
         let deadline = request
             .lambda_context_ref()
             .map(|context| context.deadline)
-            .filter(|deadline| *deadline > 0);
+            .filter(|deadline| *deadline > now_ms);
         match deadline {
             Some(deadline_ms) => {
-                let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-                Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-                    .saturating_sub(DEADLINE_MARGIN)
+                Duration::from_millis(deadline_ms - now_ms).saturating_sub(DEADLINE_MARGIN)
             }
             None => self.default_budget,
         }
-    }
-
-    /// Also write CloudWatch embedded-format metrics for every request (in Lambda).
-    pub fn with_metrics(mut self, emit_metrics: bool) -> Self {
-        self.emit_metrics = emit_metrics;
-        self
     }
 
     pub async fn handle(&self, request: Request, request_id: &str) -> Response<Body> {
@@ -164,5 +164,58 @@ impl App {
             Some(granted) if permits(granted, REQUIRED_PERMISSION) => Ok(organization),
             Some(_) => Err(Error::Forbidden(REQUIRED_PERMISSION)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::lambda_runtime::Context;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn app() -> App {
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("t".into()),
+            "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_DEV_HS256_SECRET" => Some("x".into()),
+            _ => None,
+        })
+        .unwrap();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
+        );
+        App::new(
+            Store::new(client, "t"),
+            Verifier::new(&config.auth).unwrap(),
+            Arc::new(crate::domain::SystemClock),
+        )
+        .with_default_budget(Duration::from_secs(7))
+    }
+
+    fn with_deadline(deadline: u64) -> Request {
+        let mut context = Context::default();
+        context.deadline = deadline;
+        Request::default().with_lambda_context(context)
+    }
+
+    #[test]
+    fn the_budget_ends_before_the_invocation_deadline() {
+        let app = app();
+        let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+        let budget = app.budget(&with_deadline(now_ms + 3_000));
+        assert!(
+            budget <= Duration::from_millis(2_700) && budget > Duration::from_secs(2),
+            "{budget:?}"
+        );
+    }
+
+    #[test]
+    fn no_usable_deadline_means_the_default_budget() {
+        let app = app();
+        assert_eq!(app.budget(&Request::default()), Duration::from_secs(7));
+        // cargo lambda watch sends a relative deadline ("600000"), not an epoch time.
+        assert_eq!(app.budget(&with_deadline(600_000)), Duration::from_secs(7));
     }
 }

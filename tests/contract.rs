@@ -234,13 +234,7 @@ async fn items_carry_every_field_with_joined_user_and_policies() {
     let w = world().await;
     // Token 101: user 12 (bob), policies 31 and 32, DONE.
     let reply = w.list(&format!("limit=100&mdm-user={}", w.users[1])).await;
-    let item = reply.data()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["id"] == json!(oid(101).to_string()))
-        .expect("token 101 is listed")
-        .clone();
+    let item = reply.item(&oid(101));
     let keys: Vec<&str> = item
         .as_object()
         .unwrap()
@@ -301,13 +295,7 @@ async fn items_carry_every_field_with_joined_user_and_policies() {
 async fn never_expiring_tokens_show_null_expiry_and_expired_ones_show_expired() {
     let w = world().await;
     let reply = w.list("limit=100").await;
-    let items = reply.data()["items"].as_array().unwrap().clone();
-    let by_id = |n: u64| {
-        items
-            .iter()
-            .find(|item| item["id"] == json!(oid(100 + n).to_string()))
-            .unwrap_or_else(|| panic!("token {n}"))
-    };
+    let by_id = |n: u64| reply.item(&oid(100 + n));
     // Token 7: never expires. Token 12: pending, expired 30 minutes after creation.
     assert_eq!(by_id(7)["expireAt"], Value::Null);
     assert_eq!(by_id(7)["summary"]["expirationTimestamp"], Value::Null);
@@ -373,13 +361,7 @@ async fn joins_show_the_current_user_and_policy_and_null_for_a_deleted_policy() 
     store.put_policy(&renamed).await.unwrap();
     store.delete_policy(&w.a, &w.policies[1]).await.unwrap();
     let reply = w.list(&format!("limit=100&mdm-user={}", w.users[1])).await;
-    let item = reply.data()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["id"] == json!(oid(101).to_string()))
-        .unwrap()
-        .clone();
+    let item = reply.item(&oid(101));
     assert_eq!(item["mdmUser"]["email"], json!("robert@acme.test"));
     let assignments = item["winPolicyAssignments"].as_array().unwrap();
     assert_eq!(assignments[0]["winPolicy"]["name"], json!("Baseline v2"));
@@ -858,16 +840,6 @@ mod stored_data {
             .unwrap();
     }
 
-    fn item(reply: &Reply, token: u64) -> Value {
-        reply.data()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|item| item["id"] == json!(oid(token).to_string()))
-            .unwrap()
-            .clone()
-    }
-
     #[tokio::test]
     async fn other_writers_shapes_are_read_where_the_meaning_is_clear() {
         let w = world().await;
@@ -906,7 +878,7 @@ mod stored_data {
             .await
             .unwrap();
         let reply = w.list("limit=100").await;
-        let token = item(&reply, 104);
+        let token = reply.item(&oid(104));
         assert_eq!(token["segmentId"], json!(1));
         assert_eq!(token["updatedAt"], json!("2026-06-01T12:02:03.123Z"));
         assert_eq!(token["expireAt"], json!("2026-06-03T12:00:00.000Z"));

@@ -81,6 +81,17 @@ impl Reply {
             .collect()
     }
 
+    /// The listed item of token `id`.
+    pub fn item(&self, id: &ObjectId) -> Value {
+        self.data()["items"]
+            .as_array()
+            .expect("items is an array")
+            .iter()
+            .find(|item| item["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("token {id} is not listed"))
+            .clone()
+    }
+
     /// Asserts the error envelope with this status and code; returns the message.
     pub fn error(&self, status: u16, code: u64) -> String {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);

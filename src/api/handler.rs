@@ -8,7 +8,9 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::request::{logged_parameters, parse_request, route, ListRequest, REQUIRED_PERMISSION};
+use super::request::{
+    logged_parameters, parse_request, route, ListRequest, OrganizationRef, REQUIRED_PERMISSION,
+};
 use super::response::{error_response, json_response, page_body};
 use crate::auth::{permits, Claims, Verifier};
 use crate::domain::{Clock, ObjectId, PageMeta};
@@ -147,7 +149,7 @@ impl App {
     async fn authorize(
         &self,
         claims: &Claims,
-        reference: &super::OrganizationRef,
+        reference: &OrganizationRef,
         meter: &ReadMeter,
     ) -> Result<ObjectId, Error> {
         // Slugs are never shaped like ids (the write side refuses them), so an id needs no lookup.

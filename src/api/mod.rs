@@ -5,5 +5,3 @@ mod request;
 mod response;
 
 pub use handler::App;
-pub use request::{parse_request, route, ListRequest, OrganizationRef, REQUIRED_PERMISSION};
-pub use response::error_response;

@@ -17,10 +17,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-pub use keys::is_sortable_name;
 pub use list::ListedPage;
 pub use meter::{ReadCost, ReadMeter};
-pub use write::{WriteError, MAX_POLICIES_PER_TOKEN};
+pub use write::WriteError;
 
 use crate::error::Error;
 
@@ -77,14 +76,6 @@ impl Store {
     pub async fn from_environment(table: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Self::new(Client::new(&config), table)
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 }
 

@@ -12,7 +12,12 @@ pub struct ConfigError(pub String);
 pub struct Config {
     pub table_name: String,
     pub auth: AuthConfig,
+    /// Signs and checks cursors; every instance of a deployment must share it.
+    pub cursor_secret: String,
 }
+
+/// An HMAC-SHA256 key should be at least as long as the hash.
+pub const MIN_CURSOR_SECRET_BYTES: usize = 32;
 
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
@@ -64,9 +69,16 @@ impl Config {
                     .into(),
             ));
         }
+        let cursor_secret = required("CURSOR_SECRET")?;
+        if cursor_secret.len() < MIN_CURSOR_SECRET_BYTES {
+            return Err(ConfigError(format!(
+                "CURSOR_SECRET must be at least {MIN_CURSOR_SECRET_BYTES} bytes"
+            )));
+        }
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             auth,
+            cursor_secret,
         })
     }
 }
@@ -85,11 +97,12 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
-    const BASE: [(&str, &str); 4] = [
+    const BASE: [(&str, &str); 5] = [
         ("TABLE_NAME", "t"),
         ("JWT_ISSUER", "i"),
         ("JWT_AUDIENCE", "a"),
         ("JWT_DEV_HS256_SECRET", "s"),
+        ("CURSOR_SECRET", "0123456789abcdef0123456789abcdef"),
     ];
 
     #[test]
@@ -99,11 +112,24 @@ mod tests {
             "JWT_ISSUER",
             "JWT_AUDIENCE",
             "JWT_DEV_HS256_SECRET",
+            "CURSOR_SECRET",
         ] {
             let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != skip).collect();
             let message = config(&pairs).unwrap_err().to_string();
             assert!(message.contains(skip), "{message}");
         }
+    }
+
+    #[test]
+    fn a_short_cursor_secret_is_refused() {
+        let mut pairs = BASE.to_vec();
+        pairs.retain(|(k, _)| *k != "CURSOR_SECRET");
+        pairs.push(("CURSOR_SECRET", "too-short"));
+        let message = config(&pairs).unwrap_err().to_string();
+        assert!(
+            message.contains("CURSOR_SECRET must be at least 32 bytes"),
+            "{message}"
+        );
     }
 
     #[test]

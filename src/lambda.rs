@@ -9,7 +9,6 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::PooledClient;
 
 use crate::api::App;
-use crate::auth::Verifier;
 use crate::config::Config;
 use crate::domain::SystemClock;
 use crate::store::Store;
@@ -20,9 +19,8 @@ pub type InitError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn init() -> Result<App, InitError> {
     let config = Config::from_env()?;
-    let verifier = Verifier::new(&config.auth)?;
     let store = Store::from_environment(&config.table_name).await;
-    Ok(App::new(store, verifier, Arc::new(SystemClock)).with_metrics(true))
+    Ok(App::new(store, &config, Arc::new(SystemClock))?.with_metrics(true))
 }
 
 pub async fn report_init_error(error: &InitError) {

@@ -32,6 +32,7 @@ pub fn record(summary: &RequestSummary, emit_metrics: bool) {
         status = summary.status,
         error_code = summary.error_code,
         dynamodb_calls = summary.cost.calls,
+        dynamodb_round_trips = summary.cost.round_trips,
         consumed_rcu = summary.cost.capacity_units,
         items_read = summary.cost.items_read,
         duration_ms = summary.duration_ms,
@@ -93,6 +94,7 @@ mod tests {
             error_code,
             cost: ReadCost {
                 calls: 3,
+                round_trips: 2,
                 capacity_units: 4.5,
                 items_read: 12,
             },

@@ -197,6 +197,134 @@ async fn every_filter_sort_visibility_and_page_matches_the_oracle() {
     assert!(checked > 500, "{checked} pages checked");
 }
 
+/// The cursor in `field` of a page, if any.
+fn cursor(reply: &Reply, field: &str) -> Option<String> {
+    reply.data()[field].as_str().map(str::to_string)
+}
+
+#[tokio::test]
+async fn cursors_walk_every_listing_forward_and_back_like_page_numbers() {
+    let w = world().await;
+    let filters = [
+        Filter::default(),
+        Filter {
+            user: Some(w.users[0].clone()),
+            policy: None,
+        },
+        Filter {
+            user: None,
+            policy: Some(w.policies[1].clone()),
+        },
+        Filter {
+            user: Some(w.users[0].clone()),
+            policy: Some(w.policies[0].clone()),
+        },
+    ];
+    let mut walked = 0;
+    for base in every_listing(&filters, 3) {
+        let (_, total) = w.oracle(&base);
+        let listing = listing_query(&base);
+        let mut reply = w.list(&listing).await;
+        let mut page = 1;
+        loop {
+            let request = PageRequest {
+                page,
+                ..base.clone()
+            };
+            assert_eq!(reply.ids(), w.oracle(&request).0, "{listing} page {page}");
+            assert_meta(reply.data(), total, page, 3);
+            let has_next = reply.data()["hasNextPage"] == json!(true);
+            assert_eq!(
+                cursor(&reply, "nextCursor").is_some(),
+                has_next,
+                "{listing}"
+            );
+            assert_eq!(
+                cursor(&reply, "prevCursor").is_some(),
+                page > 1,
+                "{listing} page {page}"
+            );
+            match cursor(&reply, "nextCursor") {
+                Some(next) => reply = w.list(&format!("{listing}&cursor={next}")).await,
+                None => break,
+            }
+            page += 1;
+            walked += 1;
+        }
+        while let Some(prev) = cursor(&reply, "prevCursor") {
+            reply = w.list(&format!("{listing}&cursor={prev}")).await;
+            page -= 1;
+            let request = PageRequest {
+                page,
+                ..base.clone()
+            };
+            assert_eq!(
+                reply.ids(),
+                w.oracle(&request).0,
+                "{listing} back to {page}"
+            );
+            assert_meta(reply.data(), total, page, 3);
+            walked += 1;
+        }
+        assert_eq!(page, 1, "{listing}: walking back ends on page 1");
+    }
+    assert!(walked > 200, "{walked} pages walked by cursor");
+}
+
+#[tokio::test]
+async fn a_cursor_that_is_altered_foreign_stale_or_misused_is_a_400_naming_it() {
+    let w = world().await;
+    let next = cursor(&w.list("limit=5").await, "nextCursor").expect("page 2 exists");
+    let (payload, tag) = next.split_once('.').unwrap();
+    let flipped = |text: &str| {
+        let mut chars: Vec<char> = text.chars().collect();
+        chars[3] = if chars[3] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect::<String>()
+    };
+    let cases = [
+        format!("limit=5&cursor={}.{tag}", flipped(payload)),
+        format!("limit=5&cursor={payload}.{}", flipped(tag)),
+        format!("limit=5&cursor={payload}"),
+        "limit=5&cursor=".to_string(),
+        format!("limit=5&cursor={}", "a".repeat(1025)),
+        format!("limit=5&cursor={next}&cursor={next}"),
+        format!("limit=5&page=2&cursor={next}"),
+        format!("limit=6&cursor={next}"),
+        format!("cursor={next}"),
+        format!("limit=5&sort=createdAt:asc&cursor={next}"),
+        format!("limit=5&show-deleted=true&cursor={next}"),
+        format!("limit=5&mdm-user={}&cursor={next}", w.users[0]),
+    ];
+    for query in &cases {
+        let message = w.list(query).await.error(400, 2001);
+        assert!(message.contains("'cursor'"), "{query}: {message}");
+    }
+    // Another organization's listing, by a caller who may list both.
+    let grants: Vec<(String, Vec<String>)> = [&w.a, &w.b]
+        .iter()
+        .map(|org| (org.to_string(), vec![LIST.to_string()]))
+        .collect();
+    let both = format!("Bearer {}", devkit::dev_token::mint(&grants, 3600));
+    let reply = w
+        .list_as(&w.b.to_string(), &format!("limit=5&cursor={next}"), &both)
+        .await;
+    assert!(reply.error(400, 2001).contains("'cursor'"));
+    // The same cursor by slug is the same organization's listing.
+    let reply = w
+        .list_as("acme", &format!("limit=5&cursor={next}"), &both)
+        .await;
+    assert_eq!(reply.data()["page"], json!(2));
+    // Stale after an hour.
+    w.harness
+        .clock
+        .set(w.harness.clock.get() + Duration::seconds(3601));
+    let message = w
+        .list(&format!("limit=5&cursor={next}"))
+        .await
+        .error(400, 2001);
+    assert!(message.contains("expired"), "{message}");
+}
+
 #[tokio::test]
 async fn limit_zero_reports_exact_totals_only() {
     let w = world().await;

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use devkit::faults::{Fault, FaultProxy};
 use enrollment_tokens::api::App;
-use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::ObjectId;
 use enrollment_tokens::store::Store;
@@ -117,12 +116,9 @@ async fn retries_stop_at_the_request_budget() {
         Config::from_lookup(|name| devkit::dev_token::dev_setting(&harness.table, name)).unwrap();
     let store = Store::new(devkit::engine::client_for(&proxy.endpoint), &harness.table);
     let budget = Duration::from_secs(2);
-    let app = App::new(
-        store,
-        Verifier::new(&config.auth).unwrap(),
-        harness.clock.clone(),
-    )
-    .with_default_budget(budget);
+    let app = App::new(store, &config, harness.clock.clone())
+        .unwrap()
+        .with_default_budget(budget);
     proxy.always("Query", Fault::Stall(Duration::from_secs(5)));
     let request = lambda_http::http::Request::builder()
         .uri(format!("{}?{QUERY}", path("acme")))
@@ -163,11 +159,7 @@ async fn an_unreachable_database_is_a_503() {
         devkit::engine::client_for(&format!("http://{closed}")),
         &harness.table,
     );
-    let app = App::new(
-        store,
-        Verifier::new(&config.auth).unwrap(),
-        harness.clock.clone(),
-    );
+    let app = App::new(store, &config, harness.clock.clone()).unwrap();
     let request = lambda_http::http::Request::builder()
         .uri(path(&org.to_string()))
         .header("authorization", bearer(&org, &[LIST]))

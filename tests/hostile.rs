@@ -12,7 +12,7 @@ use lambda_http::http;
 use proptest::prelude::*;
 use serde_json::Value;
 
-const NAMED: [&str; 7] = [
+const NAMED: [&str; 8] = [
     "'page'",
     "'limit'",
     "'sort'",
@@ -20,6 +20,7 @@ const NAMED: [&str; 7] = [
     "'win-policy'",
     "'show-deleted'",
     "'organizationId'",
+    "'cursor'",
 ];
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -85,6 +86,8 @@ fn query_value() -> impl Strategy<Value = String> {
         "[ -~]{0,40}",
         "\\PC{0,20}",
         "(%[0-9A-Fa-f]{2}|%|%%|%zz|\\+){1,6}",
+        // Cursor-shaped: base64url, a dot, base64url.
+        "[A-Za-z0-9_-]{1,60}\\.[A-Za-z0-9_-]{0,50}",
     ]
 }
 
@@ -96,6 +99,7 @@ fn query_string() -> impl Strategy<Value = String> {
         Just("mdm-user".to_string()),
         Just("win-policy".to_string()),
         Just("show-deleted".to_string()),
+        Just("cursor".to_string()),
         "[a-zA-Z%=&-]{0,10}",
     ];
     proptest::collection::vec((name, query_value(), any::<bool>()), 0..8).prop_map(|pairs| {

@@ -103,6 +103,7 @@ async fn check(specs: Vec<TokenSpec>, requester: u64) {
                 },
                 filter: filter.clone(),
                 show_deleted: true,
+                anchor: None,
             };
             let query = query_of(&request);
             let reply = harness

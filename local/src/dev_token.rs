@@ -8,6 +8,7 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde::Serialize;
 
 pub const DEV_SECRET: &str = "local-dev-secret-not-for-production";
+pub const DEV_CURSOR_SECRET: &str = "local-cursor-secret-not-for-production";
 pub const DEV_ISSUER: &str = "https://auth.local.test/";
 pub const DEV_AUDIENCE: &str = "mdm-api";
 pub const LIST_PERMISSION: &str = "mdm.windows.enrollmentToken.list";
@@ -56,6 +57,7 @@ pub fn dev_setting(table: &str, name: &str) -> Option<String> {
         "JWT_ISSUER" => DEV_ISSUER,
         "JWT_AUDIENCE" => DEV_AUDIENCE,
         "JWT_DEV_HS256_SECRET" => DEV_SECRET,
+        "CURSOR_SECRET" => DEV_CURSOR_SECRET,
         _ => return None,
     };
     Some(value.to_string())

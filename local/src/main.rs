@@ -7,12 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use devkit::bench;
 use devkit::demo::{self, DemoShape, DEMO_ORGANIZATION, DEMO_SLUG};
 use devkit::dev_token::{self, LIST_PERMISSION};
 use devkit::engine::{client_for, Engine};
 use devkit::fixture::Fixture;
 use enrollment_tokens::api::App;
-use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::{ObjectId, SystemClock};
 use enrollment_tokens::store::Store;
@@ -64,12 +64,66 @@ enum Command {
         #[arg(long, default_value_t = 12 * 3600)]
         ttl_seconds: i64,
     },
+    /// Measure cost and latency of every scenario; write benchmarks.md and plots (see scripts/bench).
+    Bench {
+        /// A tiny data set and a few runs: checks that the benchmark works, measures nothing.
+        #[arg(long)]
+        quick: bool,
+        /// Runs of each scenario for the latency percentiles.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Where the seeded database is kept between runs.
+        #[arg(long, default_value = ".bench-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "docs")]
+        out_dir: PathBuf,
+        /// Release bootstrap to measure cold start, memory and size of (with --hello).
+        #[arg(long, requires = "hello")]
+        bootstrap: Option<PathBuf>,
+        /// Hello-world lambda_http binary built with the same profile.
+        #[arg(long, requires = "bootstrap")]
+        hello: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+        #[arg(long, default_value_t = 1000)]
+        rss_requests: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logs();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logs(matches!(cli.command, Command::Bench { .. }));
+    match cli.command {
+        Command::Bench {
+            quick,
+            runs,
+            data_dir,
+            out_dir,
+            bootstrap,
+            hello,
+            cold_starts,
+            rss_requests,
+        } => {
+            let options = bench::Options {
+                shape: if quick {
+                    bench::DataShape::quick()
+                } else {
+                    bench::DataShape::full()
+                },
+                runs,
+                data_dir,
+                out_dir,
+                binaries: bootstrap
+                    .zip(hello)
+                    .map(|(bootstrap, hello)| bench::Binaries { bootstrap, hello }),
+                cold_starts,
+                rss_requests,
+                command: std::env::var("BENCH_COMMAND")
+                    .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" ")),
+            };
+            bench::run(options).await
+        }
         Command::Token {
             organizations,
             permissions,
@@ -100,11 +154,13 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// JSON lines on stdout, as in Lambda; `RUST_LOG` overrides the level.
-fn init_logs() {
+/// JSON lines on stdout, as in Lambda; `RUST_LOG` overrides the level. Quiet (warnings only)
+/// for the benchmark, whose per-request lines would drown its report.
+fn init_logs(quiet: bool) {
     use lambda_http::tracing::subscriber::{fmt, EnvFilter};
+    let level = if quiet { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error"));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error")));
     fmt()
         .json()
         .with_target(false)
@@ -193,7 +249,7 @@ async fn serve(
             .ok()
             .or_else(|| dev_token::dev_setting(TABLE, name))
     })?;
-    let app = App::new(store, Verifier::new(&config.auth)?, Arc::new(SystemClock));
+    let app = App::new(store, &config, Arc::new(SystemClock))?;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{port}"))?;

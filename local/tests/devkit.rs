@@ -8,7 +8,6 @@ use devkit::dev_token::dev_setting;
 use devkit::engine::Engine;
 use devkit::fixture::Fixture;
 use enrollment_tokens::api::App;
-use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::{StoredState, SystemClock};
 use enrollment_tokens::store::Store;
@@ -40,11 +39,7 @@ async fn app_over(engine: &Engine) -> (App, Store) {
     let store = Store::new(engine.client(), "devkit-test");
     store.create_table().await.unwrap();
     let config = Config::from_lookup(|name| dev_setting("devkit-test", name)).unwrap();
-    let app = App::new(
-        store.clone(),
-        Verifier::new(&config.auth).unwrap(),
-        Arc::new(SystemClock),
-    );
+    let app = App::new(store.clone(), &config, Arc::new(SystemClock)).unwrap();
     (app, store)
 }
 

@@ -8,19 +8,22 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use super::cursor::CursorKey;
 use super::request::{
     logged_parameters, parse_request, route, ListRequest, OrganizationRef, REQUIRED_PERMISSION,
 };
-use super::response::{error_response, json_response, page_body};
+use super::response::{error_response, json_response, page_body, Cursors};
 use crate::auth::{permits, Claims, Verifier};
-use crate::domain::{Clock, ObjectId, PageMeta};
+use crate::config::{Config, ConfigError};
+use crate::domain::{Anchor, Clock, ObjectId, PageMeta, Position};
 use crate::error::Error;
-use crate::store::{ReadMeter, Store};
+use crate::store::{ReadCost, ReadMeter, Store};
 use crate::telemetry::{self, RequestSummary};
 
 pub struct App {
     store: Store,
     verifier: Verifier,
+    cursors: CursorKey,
     clock: Arc<dyn Clock>,
     /// Set by the first request this process serves.
     warm: AtomicBool,
@@ -33,15 +36,16 @@ pub struct App {
 const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
 impl App {
-    pub fn new(store: Store, verifier: Verifier, clock: Arc<dyn Clock>) -> Self {
-        Self {
+    pub fn new(store: Store, config: &Config, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
+        Ok(Self {
             store,
-            verifier,
+            verifier: Verifier::new(&config.auth)?,
+            cursors: CursorKey::new(config.cursor_secret.as_bytes()),
             clock,
             warm: AtomicBool::new(false),
             emit_metrics: false,
             default_budget: Duration::from_secs(10),
-        }
+        })
     }
 
     /// Also write CloudWatch embedded-format metrics for every request (in Lambda).
@@ -73,6 +77,15 @@ impl App {
     }
 
     pub async fn handle(&self, request: Request, request_id: &str) -> Response<Body> {
+        self.handle_metered(request, request_id).await.0
+    }
+
+    /// The response, and what the request cost in DynamoDB reads (for benchmarks and tools).
+    pub async fn handle_metered(
+        &self,
+        request: Request,
+        request_id: &str,
+    ) -> (Response<Body>, ReadCost) {
         let started = Instant::now();
         let meter = ReadMeter::default();
         let cold_start = !self.warm.swap(true, Ordering::Relaxed);
@@ -104,7 +117,7 @@ impl App {
             cold_start,
         };
         telemetry::record(&summary, self.emit_metrics);
-        response
+        (response, summary.cost)
     }
 
     async fn list(
@@ -114,15 +127,39 @@ impl App {
     ) -> Result<(Response<Body>, ObjectId), Error> {
         let organization = route(request)?;
         let claims = self.authenticate(request)?;
-        let ListRequest { organization, page } = parse_request(request, &organization)?;
+        let ListRequest {
+            organization,
+            mut page,
+            cursor,
+        } = parse_request(request, &organization)?;
         let organization = self.authorize(&claims, &organization, meter).await?;
         let now = self.clock.now();
-        let listed = self
-            .store
-            .list_tokens(&organization, &page, now, meter)
-            .await?;
+        if let Some(cursor) = cursor {
+            let (number, anchor) = self.cursors.open(&cursor, &organization, &page, now)?;
+            page.page = number;
+            page.anchor = Some(anchor);
+        }
+        let listed = self.store.list_tokens(&organization, &page, meter).await?;
         let meta = PageMeta::new(listed.total_docs, &page);
-        let body = page_body(&listed, &meta, now);
+        let cursor_to = |number: u64, from: &Option<Position>, backward: bool| {
+            from.as_ref().map(|from| {
+                let anchor = Anchor {
+                    from: from.clone(),
+                    backward,
+                };
+                self.cursors
+                    .issue(&organization, &page, number, &anchor, now)
+            })
+        };
+        let cursors = Cursors {
+            next: meta
+                .next_page
+                .and_then(|next| cursor_to(next, &listed.last, false)),
+            prev: meta
+                .prev_page
+                .and_then(|prev| cursor_to(prev, &listed.first, true)),
+        };
+        let body = page_body(&listed, &meta, cursors, now);
         Ok((json_response(StatusCode::OK, &body), organization))
     }
 
@@ -174,12 +211,12 @@ mod tests {
     use lambda_http::lambda_runtime::Context;
 
     use super::*;
-    use crate::config::Config;
 
     fn app() -> App {
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("t".into()),
             "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_DEV_HS256_SECRET" => Some("x".into()),
+            "CURSOR_SECRET" => Some("c".repeat(32)),
             _ => None,
         })
         .unwrap();
@@ -190,9 +227,10 @@ mod tests {
         );
         App::new(
             Store::new(client, "t"),
-            Verifier::new(&config.auth).unwrap(),
+            &config,
             Arc::new(crate::domain::SystemClock),
         )
+        .unwrap()
         .with_default_budget(Duration::from_secs(7))
     }
 

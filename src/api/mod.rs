@@ -1,7 +1,9 @@
 //! The HTTP side: request parsing and validation, the handler, the response bodies.
 
+mod cursor;
 mod handler;
 mod request;
 mod response;
 
+pub use cursor::CURSOR_LIFETIME_SECONDS;
 pub use handler::App;

@@ -5,16 +5,18 @@ use lambda_http::http::Method;
 use lambda_http::{Request, RequestExt};
 use percent_encoding::percent_decode_str;
 
+use super::cursor::MAX_CURSOR_CHARS;
 use crate::domain::{Filter, ObjectId, PageRequest, Sort, SortDirection, SortField};
 use crate::error::Error;
 
-const PARAMETERS: [&str; 6] = [
+const PARAMETERS: [&str; 7] = [
     "page",
     "limit",
     "sort",
     "mdm-user",
     "win-policy",
     "show-deleted",
+    "cursor",
 ];
 pub const REQUIRED_PERMISSION: &str = "mdm.windows.enrollmentToken.list";
 pub const MAX_LIMIT: u64 = 100;
@@ -68,6 +70,8 @@ impl OrganizationRef {
 pub struct ListRequest {
     pub organization: OrganizationRef,
     pub page: PageRequest,
+    /// A cursor as given; it is opened once the organization is known.
+    pub cursor: Option<String>,
 }
 
 /// The organization segment, as given, once the path is this route and the method GET. Checked
@@ -151,6 +155,21 @@ pub fn parse_request(request: &Request, organization: &str) -> Result<ListReques
             }
         },
     };
+    let cursor = non_empty("cursor")?;
+    if let Some(cursor) = &cursor {
+        if query.all("page").is_some() {
+            return Err(Error::invalid(
+                "cursor",
+                "cannot be combined with page (the cursor names its page)",
+            ));
+        }
+        if cursor.len() > MAX_CURSOR_CHARS {
+            return Err(Error::invalid(
+                "cursor",
+                "is not a cursor this service issued",
+            ));
+        }
+    }
     Ok(ListRequest {
         organization,
         page: PageRequest {
@@ -159,7 +178,9 @@ pub fn parse_request(request: &Request, organization: &str) -> Result<ListReques
             sort,
             filter,
             show_deleted,
+            anchor: None,
         },
+        cursor,
     })
 }
 

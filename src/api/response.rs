@@ -103,12 +103,23 @@ fn token_view<'a>(
     }
 }
 
+/// Cursors to the neighbouring pages; null where there is no such page (or nothing to anchor on).
+#[derive(Serialize)]
+pub struct Cursors {
+    #[serde(rename = "nextCursor")]
+    pub next: Option<String>,
+    #[serde(rename = "prevCursor")]
+    pub prev: Option<String>,
+}
+
 #[derive(Serialize)]
 struct PageData<'a> {
     items: Vec<TokenView<'a>>,
     #[serde(flatten)]
     meta: &'a PageMeta,
     lean: bool,
+    #[serde(flatten)]
+    cursors: Cursors,
 }
 
 #[derive(Serialize)]
@@ -117,7 +128,12 @@ pub struct PageBody<'a> {
     data: PageData<'a>,
 }
 
-pub fn page_body<'a>(listed: &'a ListedPage, meta: &'a PageMeta, now: Timestamp) -> PageBody<'a> {
+pub fn page_body<'a>(
+    listed: &'a ListedPage,
+    meta: &'a PageMeta,
+    cursors: Cursors,
+    now: Timestamp,
+) -> PageBody<'a> {
     let items = listed
         .tokens
         .iter()
@@ -129,6 +145,7 @@ pub fn page_body<'a>(listed: &'a ListedPage, meta: &'a PageMeta, now: Timestamp)
             items,
             meta,
             lean: true,
+            cursors,
         },
     }
 }

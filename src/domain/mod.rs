@@ -8,7 +8,9 @@ mod token;
 mod user;
 
 pub use ids::{InvalidObjectId, ObjectId};
-pub use page::{Filter, Page, PageMeta, PageRequest, Sort, SortDirection, SortField};
+pub use page::{
+    Anchor, Filter, Page, PageMeta, PageRequest, Position, Sort, SortDirection, SortField,
+};
 pub use policy::WinPolicy;
 pub use time::{format_timestamp, timestamp, Clock, SystemClock, Timestamp};
 pub use token::{EnrollmentToken, PolicyAssignment, StoredState, TokenState, TokenSummary};

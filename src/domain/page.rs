@@ -64,6 +64,21 @@ pub struct Filter {
     pub policy: Option<ObjectId>,
 }
 
+/// A token's place in a listing's order: its id and its sort key there (opaque outside the store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub token: ObjectId,
+    pub sort_key: String,
+}
+
+/// Where a page reached by cursor starts: just after `from` in the listing's order, or, going back,
+/// just before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub from: Position,
+    pub backward: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
     /// 1-based.
@@ -73,6 +88,8 @@ pub struct PageRequest {
     pub sort: Sort,
     pub filter: Filter,
     pub show_deleted: bool,
+    /// Set when a cursor names the page: it is read from there instead of by skipping.
+    pub anchor: Option<Anchor>,
 }
 
 impl Default for PageRequest {
@@ -83,6 +100,7 @@ impl Default for PageRequest {
             sort: Sort::default(),
             filter: Filter::default(),
             show_deleted: false,
+            anchor: None,
         }
     }
 }

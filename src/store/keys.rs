@@ -2,7 +2,8 @@
 //! `docs/table-design.md` is the same design as a table.
 
 use crate::domain::{
-    format_timestamp, EnrollmentToken, Filter, ObjectId, SortDirection, SortField, StoredState,
+    format_timestamp, EnrollmentToken, Filter, ObjectId, Position, SortDirection, SortField,
+    StoredState,
 };
 
 pub const PK: &str = "pk";
@@ -25,7 +26,6 @@ pub const COUNT_DELETED: &str = "nDeleted";
 
 /// Attributes the join needs, projected into the indexes that do not carry whole tokens.
 pub const JOIN_ATTRIBUTES: [&str; 3] = ["mdmUserId", "winPolicyId", "winPolicyAssignments"];
-pub const EXPIRE_AT: &str = "expireAt";
 
 /// Sorts that cannot occur in display names: ends a name inside a sort key.
 const NAME_END: char = '\u{1}';
@@ -157,14 +157,24 @@ pub fn sort_keys(token: &EnrollmentToken) -> [(&'static str, String); 5] {
                 Some(name) => format!("1{name}{NAME_END}{id}"),
             },
         ),
-        (SORT_STATE, format!("{}#{id}", token.state.as_str())),
+        (SORT_STATE, state_sort_key(token)),
     ]
 }
 
-/// Prefix of the state sort keys of tokens stored in `state`.
-pub fn state_prefix(state: StoredState) -> String {
-    format!("{}#", state.as_str())
+/// Stored states sort DELETED < DONE < PENDING as strings. Inside PENDING the expiry comes first
+/// (never-expiring last), so the EXPIRED tokens (expiry passed) precede the PENDING ones at any
+/// moment: the state order of the listing is the key order, with no read-time split.
+fn state_sort_key(token: &EnrollmentToken) -> String {
+    let id = token.id.as_str();
+    match (token.state, &token.expire_at) {
+        (StoredState::Pending, Some(at)) => format!("PENDING#1{}#{id}", format_timestamp(at)),
+        (StoredState::Pending, None) => format!("PENDING#9#{id}"),
+        (state, _) => format!("{}#{id}", state.as_str()),
+    }
 }
+
+/// The least state sort key of a live token: live listings read the state index from here.
+pub const LIVE_STATE_FROM: &str = "DONE#";
 
 /// Display names may not hold control characters: one of them ends a name inside a sort key.
 pub fn is_sortable_name(name: &str) -> bool {
@@ -176,10 +186,8 @@ pub fn is_sortable_name(name: &str) -> bool {
 pub enum Projection {
     All,
     KeysOnly,
-    /// The join attributes; with the expiry for the state index.
-    Join {
-        with_expiry: bool,
-    },
+    /// The attributes the join needs.
+    Join,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -204,7 +212,7 @@ const fn index(
     }
 }
 
-const JOIN: Projection = Projection::Join { with_expiry: false };
+const JOIN: Projection = Projection::Join;
 
 pub const INDEXES: [IndexDef; 11] = [
     index("all-created", LIST_ALL, SORT_CREATED, Projection::All),
@@ -227,13 +235,8 @@ pub const INDEXES: [IndexDef; 11] = [
     index("live-expire", LIST_LIVE, SORT_EXPIRE, JOIN),
     index("all-name", LIST_ALL, SORT_NAME, JOIN),
     index("live-name", LIST_LIVE, SORT_NAME, JOIN),
-    // One state index serves both visibilities: live listings read only the DONE and PENDING ranges.
-    index(
-        "all-state",
-        LIST_ALL,
-        SORT_STATE,
-        Projection::Join { with_expiry: true },
-    ),
+    // One state index serves both visibilities: live listings start at the DONE range.
+    index("all-state", LIST_ALL, SORT_STATE, JOIN),
 ];
 
 fn find(name: &str) -> &'static IndexDef {
@@ -243,11 +246,13 @@ fn find(name: &str) -> &'static IndexDef {
         .expect("index names below are all in INDEXES")
 }
 
-/// How a listing is read: the index that skips (small entries) and the one that yields the page.
+/// How a listing is read: the index that skips (small entries) and the one that yields the page,
+/// and where on the sort key the listing starts.
 pub struct ListPlan {
     pub skip: &'static IndexDef,
     pub page: &'static IndexDef,
     pub forward: bool,
+    pub sort_from: Option<&'static str>,
 }
 
 pub fn list_plan(field: SortField, direction: SortDirection, show_deleted: bool) -> ListPlan {
@@ -268,11 +273,27 @@ pub fn list_plan(field: SortField, direction: SortDirection, show_deleted: bool)
         SortField::DisplayName => (format!("{visibility}-name"), format!("{visibility}-name")),
         SortField::State => ("all-state".into(), "all-state".into()),
     };
+    let live_by_state = field == SortField::State && !show_deleted;
     ListPlan {
         skip: find(&skip),
         page: find(&page),
         forward: direction == SortDirection::Ascending,
+        sort_from: live_by_state.then_some(LIVE_STATE_FROM),
     }
+}
+
+/// The key of `position` on `index` in `scope`'s listing: where a walk resumes after it.
+pub fn position_key(
+    index: &IndexDef,
+    scope: &Scope,
+    position: &Position,
+) -> [(&'static str, String); 4] {
+    [
+        (PK, token_partition(&position.token)),
+        (SK, scope.member_sk()),
+        (index.partition, scope.list_key()),
+        (index.sort, position.sort_key.clone()),
+    ]
 }
 
 #[cfg(test)]

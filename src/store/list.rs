@@ -9,11 +9,12 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 
 use super::keys::{self, list_plan, Scope};
-use super::read::{decode, Counts, Walk};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::read::{decode, Walk};
 use super::{key_item, string_attr, Item, ReadMeter, Store};
 use crate::domain::{
-    EnrollmentToken, MdmUser, ObjectId, PageRequest, PolicyAssignment, SortDirection, SortField,
-    StoredState, Timestamp, WinPolicy,
+    EnrollmentToken, MdmUser, ObjectId, PageRequest, PolicyAssignment, Position, WinPolicy,
 };
 use crate::error::Error;
 
@@ -24,6 +25,9 @@ pub struct ListedPage {
     pub users: HashMap<ObjectId, MdmUser>,
     pub policies: HashMap<ObjectId, WinPolicy>,
     pub total_docs: u64,
+    /// Where the page starts and ends in the listing's order: what cursors continue from.
+    pub first: Option<Position>,
+    pub last: Option<Position>,
 }
 
 /// The references of an index entry that does not carry the whole token.
@@ -34,8 +38,14 @@ struct EntryRefs {
     win_policy_id: Option<ObjectId>,
     #[serde(default)]
     win_policy_assignments: Vec<PolicyAssignment>,
-    #[serde(default, with = "crate::domain::timestamp::option")]
-    expire_at: Option<Timestamp>,
+}
+
+/// The entries of a page as the index yielded them, with the places of the first and the last.
+#[derive(Default)]
+struct Walked {
+    entries: Vec<Entry>,
+    first: Option<Position>,
+    last: Option<Position>,
 }
 
 /// A page entry: the whole token when the index carries it, else its id and references.
@@ -49,144 +59,85 @@ impl Store {
         &self,
         organization: &ObjectId,
         request: &PageRequest,
-        now: Timestamp,
         meter: &ReadMeter,
     ) -> Result<ListedPage, Error> {
         let scope = Scope::of_filter(organization, &request.filter);
-        let list_key = scope.list_key();
-        let offset = request.offset();
         let header = self.read_header(organization, scope.counter(), meter);
-        let (counts, entries) =
-            if request.limit > 0 && offset == 0 && request.sort.field != SortField::State {
-                // The first page does not depend on the totals: read both at once.
-                let (counts, entries) = tokio::join!(
-                    header,
-                    self.page_entries(&list_key, request, None, now, meter)
-                );
-                (counts?, entries?)
-            } else {
-                let counts = header.await?;
-                let entries = if request.limit == 0 || offset >= counts.total(request.show_deleted)
-                {
-                    Vec::new()
+        let needs_no_skip = request.offset() == 0 || request.anchor.is_some();
+        let (counts, walked) = if request.limit > 0 && needs_no_skip {
+            // Such a page does not depend on the totals: read both at once.
+            let (counts, walked) = tokio::join!(header, self.page_entries(&scope, request, meter));
+            (counts?, walked?)
+        } else {
+            let counts = header.await?;
+            let walked =
+                if request.limit == 0 || request.offset() >= counts.total(request.show_deleted) {
+                    Walked::default()
                 } else {
-                    self.page_entries(&list_key, request, Some(counts), now, meter)
-                        .await?
+                    self.page_entries(&scope, request, meter).await?
                 };
-                (counts, entries)
-            };
-        let mut listed = self.join(organization, entries, meter).await?;
+            (counts, walked)
+        };
+        let mut listed = self.join(organization, walked.entries, meter).await?;
         listed.total_docs = counts.total(request.show_deleted);
+        listed.first = walked.first;
+        listed.last = walked.last;
         Ok(listed)
     }
 
+    /// The page's index entries, reached by skipping `offset` entries or from a cursor's anchor.
     async fn page_entries(
         &self,
-        list_key: &str,
+        scope: &Scope,
         request: &PageRequest,
-        counts: Option<Counts>,
-        now: Timestamp,
         meter: &ReadMeter,
-    ) -> Result<Vec<Entry>, Error> {
+    ) -> Result<Walked, Error> {
         let plan = list_plan(
             request.sort.field,
             request.sort.direction,
             request.show_deleted,
         );
-        let walk = |index| Walk {
+        let list_key = scope.list_key();
+        let walk = |index, forward| Walk {
             index,
-            list_key,
-            sort_prefix: None,
-            forward: plan.forward,
+            list_key: &list_key,
+            sort_from: plan.sort_from,
+            forward,
         };
-        if request.sort.field == SortField::State {
-            let counts = counts.unwrap_or_default();
-            return self
-                .state_page(walk(plan.page), request, counts, now, meter)
-                .await;
-        }
-        let start = match request.offset() {
-            0 => None,
-            offset => match self.skip(walk(plan.skip), offset, meter).await? {
-                Some(start) => Some(start),
-                None => return Ok(Vec::new()),
+        let (start, forward) = match &request.anchor {
+            Some(anchor) => {
+                let key = keys::position_key(plan.page, scope, &anchor.from)
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), AttributeValue::S(value)))
+                    .collect();
+                (Some(key), plan.forward != anchor.backward)
+            }
+            None => match request.offset() {
+                0 => (None, plan.forward),
+                offset => match self
+                    .skip(walk(plan.skip, plan.forward), offset, meter)
+                    .await?
+                {
+                    Some(start) => (Some(start), plan.forward),
+                    None => return Ok(Walked::default()),
+                },
             },
         };
-        let items = self
-            .take(walk(plan.page), Some(request.limit), start, meter)
+        let mut items = self
+            .take(walk(plan.page, forward), Some(request.limit), start, meter)
             .await?;
-        items
-            .iter()
-            .map(|item| entry(item, plan.page.projection))
-            .collect()
-    }
-
-    /// Sorting by state: states stored as DELETED and DONE are ranges of the state index;
-    /// PENDING splits at read time into EXPIRED and PENDING, each in id order, so that range is
-    /// read whole (keys and expiry only) when the page reaches into it.
-    async fn state_page(
-        &self,
-        walk: Walk<'_>,
-        request: &PageRequest,
-        counts: Counts,
-        now: Timestamp,
-        meter: &ReadMeter,
-    ) -> Result<Vec<Entry>, Error> {
-        let mut states: Vec<StoredState> = StoredState::ALL
-            .into_iter()
-            .filter(|state| request.show_deleted || state.is_live())
-            .collect();
-        if request.sort.direction == SortDirection::Descending {
-            states.reverse();
+        if forward != plan.forward {
+            items.reverse();
         }
-        let window_start = request.offset();
-        let window_end = window_start.saturating_add(request.limit);
-        let mut entries = Vec::new();
-        let mut range_start = 0u64;
-        for state in states {
-            let range_end = range_start + counts.of(state);
-            let from = window_start.max(range_start);
-            let to = window_end.min(range_end);
-            if from < to {
-                let prefix = keys::state_prefix(state);
-                let walk = Walk {
-                    sort_prefix: Some(&prefix),
-                    ..walk
-                };
-                let (skip, take) = (from - range_start, to - from);
-                let items = if state == StoredState::Pending {
-                    let all = self.take(walk, None, None, meter).await?;
-                    let (expired, pending): (Vec<Item>, Vec<Item>) =
-                        all.into_iter()
-                            .try_fold((vec![], vec![]), |mut split, item| {
-                                let refs: EntryRefs = decode(&item, "state index entry")?;
-                                let expired = refs.expire_at.is_some_and(|at| at <= now);
-                                if expired { &mut split.0 } else { &mut split.1 }.push(item);
-                                Ok::<_, Error>(split)
-                            })?;
-                    let ordered = match request.sort.direction {
-                        SortDirection::Ascending => expired.into_iter().chain(pending),
-                        SortDirection::Descending => pending.into_iter().chain(expired),
-                    };
-                    ordered.skip(skip as usize).take(take as usize).collect()
-                } else {
-                    let start = match skip {
-                        0 => None,
-                        skip => self.skip(walk, skip, meter).await?,
-                    };
-                    if skip > 0 && start.is_none() {
-                        Vec::new()
-                    } else {
-                        self.take(walk, Some(take), start, meter).await?
-                    }
-                };
-                for item in &items {
-                    entries.push(entry(item, walk.index.projection)?);
-                }
-            }
-            range_start = range_end;
-        }
-        Ok(entries)
+        let position = |item: Option<&Item>| item.map(|item| position(item, plan.page)).transpose();
+        Ok(Walked {
+            first: position(items.first())?,
+            last: position(items.last())?,
+            entries: items
+                .iter()
+                .map(|item| entry(item, plan.page.projection))
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Fetches what the entries do not carry (tokens, users, policies) in one batched round trip.
@@ -281,9 +232,22 @@ fn entry(item: &Item, projection: keys::Projection) -> Result<Entry, Error> {
     if projection == keys::Projection::All {
         return Ok(Entry::Whole(Box::new(decode(item, "token")?)));
     }
-    let id = string_attr(item, keys::PK)
+    Ok(Entry::Refs(token_id(item)?, decode(item, "index entry")?))
+}
+
+fn token_id(item: &Item) -> Result<ObjectId, Error> {
+    string_attr(item, keys::PK)
         .and_then(|pk| pk.strip_prefix("T#"))
         .and_then(|id| ObjectId::parse(id).ok())
-        .ok_or_else(|| Error::Internal("index entry without a token key".into()))?;
-    Ok(Entry::Refs(id, decode(item, "index entry")?))
+        .ok_or_else(|| Error::Internal("index entry without a token key".into()))
+}
+
+/// The entry's place in the index's order, as the index has it (the token may have moved since).
+fn position(item: &Item, index: &keys::IndexDef) -> Result<Position, Error> {
+    let sort_key = string_attr(item, index.sort)
+        .ok_or_else(|| Error::Internal(format!("index entry without {}", index.sort)))?;
+    Ok(Position {
+        token: token_id(item)?,
+        sort_key: sort_key.to_string(),
+    })
 }

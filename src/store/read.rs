@@ -1,7 +1,7 @@
 //! Read primitives: batched gets that never drop a key, and index walks that skip or take.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, Select};
 use futures::future::try_join_all;
@@ -29,25 +29,17 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn of(&self, state: StoredState) -> u64 {
-        match state {
-            StoredState::Pending => self.pending,
-            StoredState::Done => self.done,
-            StoredState::Deleted => self.deleted,
-        }
-    }
-
     pub fn total(&self, show_deleted: bool) -> u64 {
         self.pending + self.done + if show_deleted { self.deleted } else { 0 }
     }
 }
 
-/// One walk along a listing: an index, a list key, optionally one state's range, a direction.
+/// One walk along a listing: an index, a list key, optionally a least sort key, a direction.
 #[derive(Clone, Copy)]
 pub struct Walk<'a> {
     pub index: &'a IndexDef,
     pub list_key: &'a str,
-    pub sort_prefix: Option<&'a str>,
+    pub sort_from: Option<&'a str>,
     pub forward: bool,
 }
 
@@ -77,6 +69,7 @@ impl Store {
                 .set_keys(Some(std::mem::take(&mut pending)))
                 .build()
                 .map_err(|e| Error::Internal(format!("BatchGetItem request: {e}")))?;
+            let sent = Instant::now();
             let output = self
                 .client
                 .batch_get_item()
@@ -89,7 +82,7 @@ impl Store {
                 .responses
                 .and_then(|mut by_table| by_table.remove(&self.table))
                 .unwrap_or_default();
-            meter.record(items.len(), output.consumed_capacity.iter().flatten());
+            meter.record(sent, items.len(), output.consumed_capacity.iter().flatten());
             pending = output
                 .unprocessed_keys
                 .and_then(|mut by_table| by_table.remove(&self.table))
@@ -248,10 +241,10 @@ impl Store {
             ":lk".to_string(),
             AttributeValue::S(walk.list_key.to_string()),
         )]);
-        if let Some(prefix) = walk.sort_prefix {
-            condition.push_str(" AND begins_with(#sk, :prefix)");
+        if let Some(from) = walk.sort_from {
+            condition.push_str(" AND #sk >= :from");
             names.insert("#sk".into(), walk.index.sort.into());
-            values.insert(":prefix".into(), AttributeValue::S(prefix.into()));
+            values.insert(":from".into(), AttributeValue::S(from.into()));
         }
         let mut request = self
             .client
@@ -272,6 +265,7 @@ impl Store {
                 .select(Select::SpecificAttributes)
                 .projection_expression("#pk, #tk, #lk, #sk");
         }
+        let sent = Instant::now();
         let output = request
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -279,7 +273,7 @@ impl Store {
             .await
             .map_err(|e| classify("Query", e))?;
         let items = output.items.unwrap_or_default();
-        meter.record(items.len(), output.consumed_capacity.iter());
+        meter.record(sent, items.len(), output.consumed_capacity.iter());
         Ok((items, output.last_evaluated_key))
     }
 }

@@ -57,16 +57,13 @@ fn projection_of(projection: Projection) -> (ProjectionType, Vec<String>) {
     match projection {
         Projection::All => (ProjectionType::All, vec![]),
         Projection::KeysOnly => (ProjectionType::KeysOnly, vec![]),
-        Projection::Join { with_expiry } => {
-            let mut attributes: Vec<String> = keys::JOIN_ATTRIBUTES
+        Projection::Join => (
+            ProjectionType::Include,
+            keys::JOIN_ATTRIBUTES
                 .iter()
                 .map(|a| a.to_string())
-                .collect();
-            if with_expiry {
-                attributes.push(keys::EXPIRE_AT.into());
-            }
-            (ProjectionType::Include, attributes)
-        }
+                .collect(),
+        ),
     }
 }
 

@@ -13,7 +13,6 @@ use devkit::dev_token;
 use devkit::engine::Engine;
 use devkit::faults::FaultProxy;
 use enrollment_tokens::api::App;
-use enrollment_tokens::auth::Verifier;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::{
     Clock, EnrollmentToken, MdmUser, ObjectId, Organization, PageRequest, PolicyAssignment,
@@ -179,8 +178,7 @@ impl Harness {
             other => dev_token::dev_setting(&table, other),
         })
         .expect("test configuration is complete");
-        let verifier = Verifier::new(&config.auth).expect("test keys load");
-        let app = App::new(store.clone(), verifier, clock.clone());
+        let app = App::new(store.clone(), &config, clock.clone()).expect("test keys load");
         Self {
             engine,
             engine_endpoint,
@@ -357,13 +355,17 @@ pub fn assign(token: &mut EnrollmentToken, policies: &[&ObjectId]) {
 
 /// The query string that asks for `request`.
 pub fn query_of(request: &PageRequest) -> String {
+    format!("page={}&{}", request.page, listing_query(request))
+}
+
+/// The query string of `request`'s listing, without the page: what goes beside a cursor.
+pub fn listing_query(request: &PageRequest) -> String {
     let direction = match request.sort.direction {
         SortDirection::Ascending => "asc",
         SortDirection::Descending => "desc",
     };
     let mut query = format!(
-        "page={}&limit={}&sort={}:{direction}&show-deleted={}",
-        request.page,
+        "limit={}&sort={}:{direction}&show-deleted={}",
         request.limit,
         request.sort.field.name(),
         request.show_deleted

@@ -55,7 +55,18 @@ fn compare(a: &EnrollmentToken, b: &EnrollmentToken, field: SortField, now: Time
         // None (never expires) sorts first, as null does in MongoDB.
         SortField::ExpireAt => a.expire_at.cmp(&b.expire_at),
         SortField::DisplayName => a.display_name.cmp(&b.display_name),
-        SortField::State => a.shown_state(now).cmp(&b.shown_state(now)),
+        // PENDING and EXPIRED tokens follow their expiry inside their state, never-expiring last.
+        SortField::State => {
+            a.shown_state(now)
+                .cmp(&b.shown_state(now))
+                .then_with(|| match (a.state, b.state) {
+                    (StoredState::Pending, StoredState::Pending) => {
+                        let never_last = |t: &EnrollmentToken| (t.expire_at.is_none(), t.expire_at);
+                        never_last(a).cmp(&never_last(b))
+                    }
+                    _ => Ordering::Equal,
+                })
+        }
     }
 }
 
@@ -72,6 +83,7 @@ pub fn every_listing(filters: &[Filter], limit: u64) -> Vec<PageRequest> {
                         sort: Sort { field, direction },
                         filter: filter.clone(),
                         show_deleted,
+                        anchor: None,
                     });
                 }
             }

@@ -1,0 +1,103 @@
+//! The report's PNG plots.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+/// A named line of (x, y) points.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const FONT_PATHS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+/// Plotters draws text with a font we hand it; DejaVu Sans ships with most Linux systems.
+pub fn load_font() -> anyhow::Result<()> {
+    let path = FONT_PATHS
+        .iter()
+        .find(|path| Path::new(path).exists())
+        .ok_or_else(|| anyhow!("no DejaVu Sans font found (install fonts-dejavu-core)"))?;
+    let bytes: &'static [u8] = Box::leak(std::fs::read(path)?.into_boxed_slice());
+    register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| anyhow!("{path} is not a usable font"))
+}
+
+const COLOURS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+];
+
+/// A line chart with log-scaled axes (both quantities span orders of magnitude).
+pub fn log_log(
+    file: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> anyhow::Result<()> {
+    let points = || series.iter().flat_map(|s| s.points.iter());
+    let (x_min, x_max) = bounds(points().map(|p| p.0));
+    let (y_min, y_max) = bounds(points().map(|p| p.1));
+    let root = BitMapBackend::new(file, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            (x_min / 1.5..x_max * 1.5).log_scale(),
+            (y_min / 2.0..y_max * 2.0).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for (n, line) in series.iter().enumerate() {
+        let colour = COLOURS[n % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(line.points.clone(), colour.stroke_width(2)))?
+            .label(line.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+        chart.draw_series(
+            line.points
+                .iter()
+                .map(|&point| Circle::new(point, 4, colour.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (min, max) = values
+        .filter(|v| *v > 0.0)
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if min > max {
+        (1.0, 10.0)
+    } else {
+        (min, max)
+    }
+}

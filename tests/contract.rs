@@ -325,6 +325,45 @@ async fn a_cursor_that_is_altered_foreign_stale_or_misused_is_a_400_naming_it() 
     assert!(message.contains("expired"), "{message}");
 }
 
+/// What a listing read: entries of its own page and the join, never a whole state's range.
+#[tokio::test]
+async fn every_sort_reads_only_its_page_and_its_references() {
+    let w = world().await;
+    let token = bearer(&w.a, &[LIST]);
+    for sort in [
+        "state:asc",
+        "state:desc",
+        "createdAt:desc",
+        "expireAt:asc",
+        "displayName:desc",
+    ] {
+        for page in [1, 2, 3] {
+            let uri = format!("{}?limit=3&sort={sort}&page={page}", path(&w.a.to_string()));
+            let request = lambda_http::http::Request::builder()
+                .uri(&uri)
+                .header("authorization", &token)
+                .body(())
+                .unwrap();
+            let (parts, ()) = request.into_parts();
+            let (response, cost) = w
+                .harness
+                .app
+                .handle_metered(devkit::server::lambda_request(parts), "cost")
+                .await;
+            let reply = reply(response);
+            assert_eq!(reply.ids().len(), 3, "{uri}");
+            // Skipped entries, the page's entries, its tokens, at most 2 users and 2 policies,
+            // and the organization and counter items.
+            let most = (page - 1) * 3 + 3 + 3 + 2 + 2 + 2;
+            assert!(
+                cost.items_read <= most,
+                "{uri}: read {} items",
+                cost.items_read
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn limit_zero_reports_exact_totals_only() {
     let w = world().await;

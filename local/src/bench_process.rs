@@ -67,11 +67,26 @@ pub async fn cold_start(process: &LambdaProcess) -> anyhow::Result<ColdStart> {
     })
 }
 
-/// VmRSS in kB of one fresh process after `invocations` successful invocations (0: right after
-/// init), read once the process is idle again, waiting on its next poll.
-pub async fn rss_after(process: &LambdaProcess, invocations: usize) -> anyhow::Result<u64> {
+/// A warm process after a series of invocations.
+#[derive(Debug, Clone, Copy)]
+pub struct WarmRun {
+    /// VmRSS in kB once idle again.
+    pub rss_kb: u64,
+    /// User + system CPU time the process spent per invocation, init excluded.
+    pub cpu_per_invocation: Duration,
+}
+
+/// One fresh process through `invocations` successful invocations (0: init only); memory is read
+/// once the process is idle again, waiting on its next poll.
+pub async fn warm_run(process: &LambdaProcess, invocations: usize) -> anyhow::Result<WarmRun> {
     let api = RuntimeApi::start().await?;
     let mut running = Running::spawn(process, &api)?;
+    running.until_exit(&api, api.nth_poll(1)).await?;
+    let pid = running
+        .child
+        .id()
+        .ok_or_else(|| anyhow!("process already reaped"))?;
+    let cpu_after_init = cpu_ticks(pid)?;
     for n in 1..=invocations {
         let (_, payload) = running
             .until_exit(&api, api.invoke(process.event.clone()))
@@ -81,13 +96,39 @@ pub async fn rss_after(process: &LambdaProcess, invocations: usize) -> anyhow::R
     running
         .until_exit(&api, api.nth_poll(invocations + 1))
         .await?;
-    let pid = running
-        .child
-        .id()
-        .ok_or_else(|| anyhow!("process already reaped"))?;
-    let rss = vm_rss_kb(pid)?;
+    let rss_kb = vm_rss_kb(pid)?;
+    let ticks = cpu_ticks(pid)? - cpu_after_init;
     running.kill().await;
-    Ok(rss)
+    Ok(WarmRun {
+        rss_kb,
+        cpu_per_invocation: Duration::from_secs_f64(
+            ticks as f64 / CLOCK_TICKS_PER_SECOND / invocations.max(1) as f64,
+        ),
+    })
+}
+
+/// USER_HZ, which /proc reports CPU times in: 100 on Linux for every mainstream architecture.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow!("unexpected {path}"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the line are the 12th and 13th after the name.
+    let field = |n: usize| -> anyhow::Result<u64> {
+        fields
+            .get(n)
+            .ok_or_else(|| anyhow!("short {path}"))?
+            .parse()
+            .with_context(|| format!("field {n} of {path}"))
+    };
+    Ok(field(11)? + field(12)?)
 }
 
 pub fn file_size(path: &Path) -> anyhow::Result<u64> {

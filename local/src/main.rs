@@ -10,12 +10,12 @@ use clap::{Parser, Subcommand};
 use devkit::bench;
 use devkit::demo::{self, DemoShape, DEMO_ORGANIZATION, DEMO_SLUG};
 use devkit::dev_token::{self, LIST_PERMISSION};
-use devkit::engine::{client_for, Engine};
+use devkit::engine::{client_for, remove_database, Engine};
 use devkit::fixture::Fixture;
 use enrollment_tokens::api::App;
 use enrollment_tokens::config::Config;
 use enrollment_tokens::domain::{ObjectId, SystemClock};
-use enrollment_tokens::store::Store;
+use enrollment_tokens::store::{Store, LAYOUT_VERSION};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::net::TcpListener;
 
@@ -207,10 +207,9 @@ async fn serve(
     engine: EngineChoice,
     shape: DemoShape,
 ) -> anyhow::Result<()> {
-    let database = data_dir.join("demo.db");
-    if reset && database.exists() {
-        std::fs::remove_file(&database)
-            .with_context(|| format!("removing {}", database.display()))?;
+    let database = data_dir.join(format!("demo-v{LAYOUT_VERSION}.db"));
+    if reset {
+        remove_database(&database)?;
     }
     let (client, _engine) = match engine {
         EngineChoice::External(endpoint) => (client_for(&endpoint), None),

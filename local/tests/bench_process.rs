@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use devkit::bench_process::{cold_start, ensure_success, file_size, rss_after, LambdaProcess};
+use devkit::bench_process::{cold_start, ensure_success, file_size, warm_run, LambdaProcess};
 use devkit::runtime_api::RuntimeApi;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -35,11 +35,12 @@ async fn hello_lambda_cold_start_and_rss() {
     assert!(cold.ready <= cold.first_response, "{cold:?}");
     assert!(cold.first_response < Duration::from_secs(30), "{cold:?}");
 
-    let rss = rss_after(&process, 20).await.unwrap();
-    assert!(rss > 0);
+    let warm = warm_run(&process, 20).await.unwrap();
+    assert!(warm.rss_kb > 0);
+    assert!(warm.cpu_per_invocation < Duration::from_secs(1), "{warm:?}");
     assert!(file_size(&process.binary).unwrap() > 0);
     // Shown with --nocapture; the library itself never prints.
-    eprintln!("hello_lambda (debug): {cold:?}, VmRSS after 20 invocations {rss} kB");
+    eprintln!("hello_lambda (debug): {cold:?}, after 20 invocations {warm:?}");
 }
 
 #[tokio::test]
@@ -49,7 +50,7 @@ async fn a_process_that_exits_at_once_is_an_error_not_a_hang() {
     let started = Instant::now();
     let error = cold_start(&process).await.unwrap_err().to_string();
     assert!(error.contains("exited"), "{error}");
-    let error = rss_after(&process, 1).await.unwrap_err().to_string();
+    let error = warm_run(&process, 1).await.unwrap_err().to_string();
     assert!(error.contains("exited"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }

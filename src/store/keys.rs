@@ -6,6 +6,10 @@ use crate::domain::{
     StoredState,
 };
 
+/// Changes whenever the stored layout (keys, sort keys, indexes) changes, so that tools keeping a
+/// local database know to seed it again.
+pub const LAYOUT_VERSION: u32 = 2;
+
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// List key of every listing the token belongs to, deleted or not.

@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
+pub use keys::LAYOUT_VERSION;
 pub use list::ListedPage;
 pub use meter::{ReadCost, ReadMeter};
 pub use write::WriteError;

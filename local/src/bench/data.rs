@@ -5,22 +5,19 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use chrono::{Duration, TimeZone, Utc};
 use enrollment_tokens::domain::{
     EnrollmentToken, MdmUser, ObjectId, Organization, PolicyAssignment, StoredState, Timestamp,
     WinPolicy,
 };
-use enrollment_tokens::store::Store;
+use enrollment_tokens::store::{Store, LAYOUT_VERSION};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::engine::Engine;
+use crate::engine::{remove_database, Engine};
 
-/// Bump when the stored layout (keys, sort keys, indexes) changes: kept databases are then reseeded.
-const LAYOUT_VERSION: u32 = 2;
 pub const TABLE: &str = "bench";
 
 #[derive(Clone, Debug, Hash)]
@@ -126,14 +123,13 @@ pub fn organization_id(index: usize) -> ObjectId {
 /// unfinished. Returns the engine and the organizations.
 pub async fn open(dir: &Path, shape: &DataShape) -> anyhow::Result<(Engine, Vec<SeededOrg>)> {
     let file = dir.join(format!("bench-{:016x}.db", shape.fingerprint()));
-    let complete = PathBuf::from(format!("{}.complete", file.display()));
+    let beside = |suffix: &str| PathBuf::from(format!("{}{suffix}", file.display()));
+    let complete = beside(".complete");
     let reuse = file.exists() && complete.exists();
     if !reuse {
-        for stale in [&file, &complete] {
-            if stale.exists() {
-                std::fs::remove_file(stale)
-                    .with_context(|| format!("removing {}", stale.display()))?;
-            }
+        remove_database(&file)?;
+        if complete.exists() {
+            std::fs::remove_file(&complete)?;
         }
     }
     let engine = Engine::start(Some(&file), 0).await?;

@@ -97,6 +97,41 @@ impl World {
         self.harness.get(&uri, Some(authorization)).await
     }
 
+    /// No filter, each user, each policy, pairs, and a user of nobody's.
+    fn filters(&self) -> Vec<Filter> {
+        vec![
+            Filter::default(),
+            Filter {
+                user: Some(self.users[0].clone()),
+                policy: None,
+            },
+            Filter {
+                user: Some(self.users[1].clone()),
+                policy: None,
+            },
+            Filter {
+                user: None,
+                policy: Some(self.policies[0].clone()),
+            },
+            Filter {
+                user: None,
+                policy: Some(self.policies[1].clone()),
+            },
+            Filter {
+                user: Some(self.users[0].clone()),
+                policy: Some(self.policies[0].clone()),
+            },
+            Filter {
+                user: Some(self.users[1].clone()),
+                policy: Some(self.policies[1].clone()),
+            },
+            Filter {
+                user: Some(oid(999)),
+                policy: None,
+            },
+        ]
+    }
+
     fn oracle(&self, request: &PageRequest) -> (Vec<String>, u64) {
         let (ids, total) = expected(
             &self.data.tokens,
@@ -142,37 +177,7 @@ async fn default_listing_is_live_tokens_newest_first_ten_a_page() {
 #[tokio::test]
 async fn every_filter_sort_visibility_and_page_matches_the_oracle() {
     let w = world().await;
-    let filters = [
-        Filter::default(),
-        Filter {
-            user: Some(w.users[0].clone()),
-            policy: None,
-        },
-        Filter {
-            user: Some(w.users[1].clone()),
-            policy: None,
-        },
-        Filter {
-            user: None,
-            policy: Some(w.policies[0].clone()),
-        },
-        Filter {
-            user: None,
-            policy: Some(w.policies[1].clone()),
-        },
-        Filter {
-            user: Some(w.users[0].clone()),
-            policy: Some(w.policies[0].clone()),
-        },
-        Filter {
-            user: Some(w.users[1].clone()),
-            policy: Some(w.policies[1].clone()),
-        },
-        Filter {
-            user: Some(oid(999)),
-            policy: None,
-        },
-    ];
+    let filters = w.filters();
     let mut checked = 0;
     for base in every_listing(&filters, 4) {
         let (_, total) = w.oracle(&base);
@@ -205,21 +210,7 @@ fn cursor(reply: &Reply, field: &str) -> Option<String> {
 #[tokio::test]
 async fn cursors_walk_every_listing_forward_and_back_like_page_numbers() {
     let w = world().await;
-    let filters = [
-        Filter::default(),
-        Filter {
-            user: Some(w.users[0].clone()),
-            policy: None,
-        },
-        Filter {
-            user: None,
-            policy: Some(w.policies[1].clone()),
-        },
-        Filter {
-            user: Some(w.users[0].clone()),
-            policy: Some(w.policies[0].clone()),
-        },
-    ];
+    let filters = w.filters();
     let mut walked = 0;
     for base in every_listing(&filters, 3) {
         let (_, total) = w.oracle(&base);

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use enrollment_tokens::lambda;
+use enrollment_tokens::{lambda, telemetry};
 use lambda_http::{run, service_fn, Error, Request, RequestExt};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    telemetry::init_logs();
     let app = match lambda::init().await {
         Ok(app) => Arc::new(app),
         Err(error) => {

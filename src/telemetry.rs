@@ -2,8 +2,10 @@
 //! and, in Lambda, CloudWatch metrics in the embedded metric format (one JSON line on stdout).
 
 use std::io::Write;
+use std::str::FromStr;
 
 use serde_json::json;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::store::ReadCost;
 
@@ -21,6 +23,26 @@ pub struct RequestSummary<'a> {
     pub cost: ReadCost,
     pub duration_ms: f64,
     pub cold_start: bool,
+}
+
+/// Log lines as Lambda's logging controls ask: the level from `AWS_LAMBDA_LOG_LEVEL` (else a plain
+/// level in `RUST_LOG`, else INFO), JSON objects when `AWS_LAMBDA_LOG_FORMAT=JSON`.
+pub fn init_logs() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|level| LevelFilter::from_str(level.trim()).ok())
+        .unwrap_or(LevelFilter::INFO);
+    let logs = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
 }
 
 pub fn record(summary: &RequestSummary, emit_metrics: bool) {

@@ -102,3 +102,19 @@ fn function_reads_only_what_it_uses() {
         );
     }
 }
+
+#[test]
+fn the_template_sets_every_setting_the_function_requires() {
+    let template = template();
+    let variables = template["Resources"]["ListTokensFunction"]["Properties"]["Environment"]
+        ["Variables"]
+        .as_mapping()
+        .expect("the function has environment variables");
+    let set: Vec<String> = variables.keys().map(text).collect();
+    // Every variable the template sets stands for a value long enough for any rule.
+    let config = enrollment_tokens::config::Config::from_lookup(|name| {
+        set.iter().any(|n| n == name).then(|| "x".repeat(64))
+    });
+    assert!(config.is_ok(), "{:?} with {set:?}", config.err());
+    assert!(set.contains(&"CURSOR_SECRET".to_string()));
+}

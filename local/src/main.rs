@@ -157,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
 /// JSON lines on stdout, as in Lambda; `RUST_LOG` overrides the level. Quiet (warnings only)
 /// for the benchmark, whose per-request lines would drown its report.
 fn init_logs(quiet: bool) {
-    use lambda_http::tracing::subscriber::{fmt, EnvFilter};
+    use tracing_subscriber::{fmt, EnvFilter};
     let level = if quiet { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error")));

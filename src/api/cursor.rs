@@ -13,7 +13,7 @@ use crate::domain::{Anchor, ObjectId, PageRequest, Position, SortDirection, Time
 use crate::error::Error;
 
 /// How long a cursor stays usable; older ones are refused as stale.
-pub const CURSOR_LIFETIME_SECONDS: i64 = 3600;
+const CURSOR_LIFETIME_SECONDS: i64 = 3600;
 /// Issuers' clocks may run this far ahead of ours.
 const CLOCK_SKEW_SECONDS: i64 = 60;
 /// Longer than any cursor this service issues.

@@ -5,5 +5,4 @@ mod handler;
 mod request;
 mod response;
 
-pub use cursor::CURSOR_LIFETIME_SECONDS;
 pub use handler::App;

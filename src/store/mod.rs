@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 pub use keys::LAYOUT_VERSION;
 pub use list::ListedPage;
@@ -32,6 +33,10 @@ pub struct Store {
     client: Client,
     table: String,
 }
+
+/// Amazon Trust Services roots 1–4 and the Starfield root that cross-signs them: what AWS says
+/// clients of its endpoints must trust.
+const AWS_ROOTS: &[u8] = include_bytes!("aws-roots.pem");
 
 /// One attempt that takes longer is abandoned and retried (a stalled connection).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -74,8 +79,33 @@ impl Store {
     }
 
     /// A client from the standard AWS configuration chain (`AWS_ENDPOINT_URL_DYNAMODB` included).
+    /// TLS trusts only the roots that sign AWS endpoints (loading and parsing every system root
+    /// certificate was most of the function's cold start), unless an endpoint of another HTTPS
+    /// service is configured.
     pub async fn from_environment(table: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let other_https_endpoint = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .any(|url| url.trim().to_ascii_lowercase().starts_with("https://"));
+        let trust = if other_https_endpoint {
+            TrustStore::default()
+        } else {
+            TrustStore::empty().with_pem_certificate(AWS_ROOTS)
+        };
+        let context = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .expect("a trust store is all the context holds");
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context)
+            .build_https();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .load()
+            .await;
         Self::new(Client::new(&config), table)
     }
 }
@@ -126,4 +156,20 @@ fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|value| value.as_s().ok())
         .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    use super::AWS_ROOTS;
+
+    #[test]
+    fn the_aws_roots_are_five_parsable_certificates() {
+        let roots: Vec<CertificateDer> = CertificateDer::pem_slice_iter(AWS_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("every root parses");
+        assert_eq!(roots.len(), 5);
+    }
 }

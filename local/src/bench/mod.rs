@@ -251,9 +251,10 @@ fn draw_plots(dir: &Path, orgs: &[SeededOrg], rows: &[Row]) -> anyhow::Result<()
     let by_size = |label: &str| -> Series {
         let mut points: Vec<(f64, f64)> = orgs
             .iter()
-            .filter_map(|org| {
-                find(rows, orgs, org.name, label).map(|m| (org.tokens as f64, m.p50_ms))
-            })
+            .filter_map(|org| find(rows, orgs, org.name, label).map(|m| (org, m)))
+            // A page past the end of a small organization is not that page.
+            .filter(|(_, m)| m.items > 0 || label.starts_with("limit 0"))
+            .map(|(org, m)| (org.tokens as f64, m.p50_ms))
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         Series {

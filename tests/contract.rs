@@ -305,6 +305,12 @@ async fn a_cursor_that_is_altered_foreign_stale_or_misused_is_a_400_naming_it() 
         .list_as("acme", &format!("limit=5&cursor={next}"), &both)
         .await;
     assert_eq!(reply.data()["page"], json!(2));
+    // A cursor that is not even shaped like one is a parameter error, before the organization.
+    let unknown = oid(77).to_string();
+    for query in ["cursor=nodot", "cursor=a$b.c", "cursor=%FF.x"] {
+        let reply = w.list_as(&unknown, query, &bearer(&w.a, &[LIST])).await;
+        assert!(reply.error(400, 2001).contains("'cursor'"), "{query}");
+    }
     // Stale after an hour.
     w.harness
         .clock

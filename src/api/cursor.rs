@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::request::MAX_PAGE;
 use crate::domain::{Anchor, ObjectId, PageRequest, Position, SortDirection, Timestamp};
 use crate::error::Error;
 
@@ -16,8 +17,9 @@ use crate::error::Error;
 const CURSOR_LIFETIME_SECONDS: i64 = 3600;
 /// Issuers' clocks may run this far ahead of ours.
 const CLOCK_SKEW_SECONDS: i64 = 60;
-/// Longer than any cursor this service issues.
-pub const MAX_CURSOR_CHARS: usize = 1024;
+/// Longer than any cursor this service issues: the longest anchor is a display-name sort key (128
+/// characters of up to 4 bytes) with both filters set, about 1,100 characters once encoded.
+const MAX_CURSOR_CHARS: usize = 2048;
 const VERSION: u8 = 1;
 
 pub struct CursorKey(hmac::Key);
@@ -71,6 +73,22 @@ fn invalid(reason: &str) -> Error {
     Error::invalid("cursor", reason)
 }
 
+fn malformed() -> Error {
+    invalid("is not a cursor this service issued")
+}
+
+/// The two base64url parts of a cursor, decoded; checked with the other parameters, before the
+/// organization is looked up.
+pub fn check_form(raw: &str) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    if raw.len() > MAX_CURSOR_CHARS {
+        return Err(malformed());
+    }
+    let (payload, tag) = raw.split_once('.').ok_or_else(malformed)?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| malformed())?;
+    Ok((payload, tag))
+}
+
 impl CursorKey {
     pub fn new(secret: &[u8]) -> Self {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
@@ -112,10 +130,7 @@ impl CursorKey {
         request: &PageRequest,
         now: Timestamp,
     ) -> Result<(u64, Anchor), Error> {
-        let malformed = || invalid("is not a cursor this service issued");
-        let (payload, tag) = raw.split_once('.').ok_or_else(malformed)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| malformed())?;
+        let (payload, tag) = check_form(raw)?;
         hmac::verify(&self.0, &payload, &tag)
             .map_err(|_| invalid("is not a cursor this service issued, or it was altered"))?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| malformed())?;
@@ -124,11 +139,17 @@ impl CursorKey {
                 "was issued by another version of this service; start again from page 1",
             ));
         }
-        let age = now.timestamp() - claims.t;
-        if !(-CLOCK_SKEW_SECONDS..=CURSOR_LIFETIME_SECONDS).contains(&age) {
-            return Err(invalid(
-                "has expired (cursors last one hour); start again from page 1",
-            ));
+        match now.timestamp().checked_sub(claims.t) {
+            Some(age) if age > CURSOR_LIFETIME_SECONDS => {
+                return Err(invalid(
+                    "has expired (cursors last one hour); start again from page 1",
+                ));
+            }
+            Some(age) if age >= -CLOCK_SKEW_SECONDS => {}
+            _ => return Err(invalid("is dated in the future")),
+        }
+        if !(1..=MAX_PAGE).contains(&claims.n) {
+            return Err(malformed());
         }
         if claims.listing != Listing::of(organization, request) {
             return Err(invalid(
@@ -261,6 +282,74 @@ mod tests {
         }
         let message = refusal(key().open(&cursor, &org(2), &request, now()));
         assert!(message.contains("another listing"), "{message}");
+    }
+
+    /// Signs `claims` as the service would: what only a holder of the key could send.
+    fn signed(claims: &serde_json::Value) -> String {
+        let payload = serde_json::to_vec(claims).unwrap();
+        let tag = hmac::sign(&key().0, &payload);
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        )
+    }
+
+    #[test]
+    fn signed_but_impossible_claims_are_refused_not_a_panic() {
+        let request = PageRequest::default();
+        let cursor = issued(&request);
+        let payload = URL_SAFE_NO_PAD
+            .decode(cursor.split_once('.').unwrap().0)
+            .unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let with = |field: &str, value: serde_json::Value| {
+            let mut claims = claims.clone();
+            claims[field] = value;
+            signed(&claims)
+        };
+        for bad in [
+            with("t", i64::MIN.into()),
+            with("t", i64::MAX.into()),
+            with("n", 0.into()),
+            with("n", u64::MAX.into()),
+            with("n", (MAX_PAGE + 1).into()),
+        ] {
+            let message = refusal(key().open(&bad, &org(1), &request, now()));
+            assert!(message.contains("'cursor'"), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_longest_cursor_this_service_issues_is_accepted_back() {
+        // A display-name sort key of 128 four-byte characters, both filters, every flag set.
+        let name: String = "\u{1F600}".repeat(128);
+        let request = PageRequest {
+            sort: Sort {
+                field: SortField::DisplayName,
+                direction: SortDirection::Descending,
+            },
+            filter: Filter {
+                user: Some(org(7)),
+                policy: Some(org(8)),
+            },
+            show_deleted: true,
+            limit: 100,
+            ..PageRequest::default()
+        };
+        let anchor = Anchor {
+            from: Position {
+                token: org(9),
+                sort_key: format!("1{name}\u{1}{}", org(9)),
+            },
+            backward: true,
+        };
+        let cursor = key().issue(&org(1), &request, MAX_PAGE, &anchor, now());
+        assert!(cursor.len() <= MAX_CURSOR_CHARS, "{} chars", cursor.len());
+        assert_eq!(
+            key().open(&cursor, &org(1), &request, now()).unwrap(),
+            (MAX_PAGE, anchor)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use lambda_http::http::Method;
 use lambda_http::{Request, RequestExt};
 use percent_encoding::percent_decode_str;
 
-use super::cursor::MAX_CURSOR_CHARS;
+use super::cursor::check_form;
 use crate::domain::{Filter, ObjectId, PageRequest, Sort, SortDirection, SortField};
 use crate::error::Error;
 
@@ -163,12 +163,7 @@ pub fn parse_request(request: &Request, organization: &str) -> Result<ListReques
                 "cannot be combined with page (the cursor names its page)",
             ));
         }
-        if cursor.len() > MAX_CURSOR_CHARS {
-            return Err(Error::invalid(
-                "cursor",
-                "is not a cursor this service issued",
-            ));
-        }
+        check_form(cursor)?;
     }
     Ok(ListRequest {
         organization,

@@ -168,7 +168,8 @@ pub fn demo(shape: DemoShape, now: Timestamp) -> Fixture {
                 token_type: Some("enrollment".into()),
                 sub_type: Some("standard".into()),
                 created_at,
-                updated_at: created_at + Duration::seconds(rng.random_range(0..3600)),
+                // Never after the seeding: the newest tokens were created moments ago.
+                updated_at: (created_at + Duration::seconds(rng.random_range(0..3600))).min(now),
                 expire_at,
                 enrollment_link: Some(format!("https://mdm.{slug}.test/enroll?token={id}")),
                 enroll_code: Some(format!("{:06X}", rng.random_range(0..0xFF_FFFF))),

@@ -124,7 +124,8 @@ fn a_fixture_with_an_unknown_state_is_refused() {
 #[test]
 fn the_demo_has_the_promised_mix() {
     let shape = DemoShape::default();
-    let data = demo(shape, chrono::Utc::now());
+    let seeded_at = chrono::Utc::now();
+    let data = demo(shape, seeded_at);
     let ours: Vec<_> = data
         .tokens
         .iter()
@@ -135,6 +136,12 @@ fn the_demo_has_the_promised_mix() {
         .tokens
         .iter()
         .any(|t| t.organization_id.as_str() == OTHER_ORGANIZATION));
+    assert!(
+        data.tokens
+            .iter()
+            .all(|t| t.created_at <= t.updated_at && t.updated_at <= seeded_at),
+        "a demo token was updated before its creation or after the seeding"
+    );
     let count = |f: &dyn Fn(&&&enrollment_tokens::domain::EnrollmentToken) -> bool| {
         ours.iter().filter(f).count()
     };

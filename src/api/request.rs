@@ -179,8 +179,12 @@ pub fn parse_request(request: &Request, organization: &str) -> Result<ListReques
     })
 }
 
+/// Room for every parameter at its longest valid value (a cursor is at most 2,048 characters); a
+/// client cannot make one log line larger than this by sending huge or repeated values.
+const MAX_LOGGED_PARAMETERS_CHARS: usize = 4096;
+
 /// The parameters this endpoint reads, as given, for the request log (never anything else a client
-/// may have put in the query).
+/// may have put in the query), cut to a bounded length.
 pub fn logged_parameters(request: &Request) -> String {
     let query = request.query_string_parameters();
     let mut parts = Vec::new();
@@ -189,7 +193,15 @@ pub fn logged_parameters(request: &Request) -> String {
             parts.push(format!("{name}={value}"));
         }
     }
-    parts.join("&")
+    let logged = parts.join("&");
+    match logged.char_indices().nth(MAX_LOGGED_PARAMETERS_CHARS) {
+        Some((cut, _)) => format!(
+            "{}…({} more characters)",
+            &logged[..cut],
+            logged[cut..].chars().count()
+        ),
+        None => logged,
+    }
 }
 
 /// Digits only: no sign, no spaces, no exponent; too large to hold counts as invalid.
@@ -272,7 +284,38 @@ fn route_organization(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn with_query(pairs: &[(&str, String)]) -> Request {
+        let mut query: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in pairs {
+            query
+                .entry(name.to_string())
+                .or_default()
+                .push(value.clone());
+        }
+        Request::default().with_query_string_parameters(query)
+    }
+
+    #[test]
+    fn logged_parameters_are_the_endpoints_own_and_bounded_in_length() {
+        let short = with_query(&[("limit", "5".into()), ("secret", "x".into())]);
+        assert_eq!(logged_parameters(&short), "limit=5");
+
+        let huge = with_query(&[("cursor", "é".repeat(70_000)), ("page", "2".into())]);
+        let logged = logged_parameters(&huge);
+        assert!(logged.starts_with("page=2&cursor=éé"), "{}", &logged[..20]);
+        assert!(logged.ends_with("…(65918 more characters)"));
+        assert_eq!(
+            logged.chars().count(),
+            MAX_LOGGED_PARAMETERS_CHARS + "…(65918 more characters)".chars().count()
+        );
+
+        let repeated = with_query(&vec![("page", "1".to_string()); 10_000]);
+        assert!(logged_parameters(&repeated).chars().count() < MAX_LOGGED_PARAMETERS_CHARS + 40);
+    }
 
     #[test]
     fn route_tolerates_prefixes_and_one_trailing_slash() {

@@ -286,7 +286,7 @@ fn generate(index: usize, shape: &OrgShape, data: &DataShape) -> OrgData {
                 token_type: Some("enrollment".into()),
                 sub_type: Some("standard".into()),
                 created_at,
-                updated_at: created_at + Duration::seconds(rng.random_range(0..86_400)),
+                updated_at: (created_at + Duration::seconds(rng.random_range(0..86_400))).min(now),
                 expire_at: rng
                     .random_bool(0.8)
                     .then(|| created_at + Duration::days(rng.random_range(1..=365))),
@@ -320,5 +320,22 @@ fn generate(index: usize, shape: &OrgShape, data: &DataShape) -> OrgData {
         users,
         policies,
         tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{generate, seed_time, DataShape};
+
+    #[test]
+    fn generated_tokens_are_never_updated_after_the_seed_time() {
+        let shape = DataShape::quick();
+        for (index, org) in shape.orgs.iter().enumerate() {
+            let data = generate(index, org, &shape);
+            assert!(data
+                .tokens
+                .iter()
+                .all(|t| t.created_at <= t.updated_at && t.updated_at <= seed_time()));
+        }
     }
 }

@@ -278,9 +278,16 @@ fn draw_plots(dir: &Path, orgs: &[SeededOrg], rows: &[Row]) -> anyhow::Result<()
     Ok(())
 }
 
+/// Two significant digits below 0.1, so that ratios to the naive strategy at 100k do not read as 0.
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
-        format!("{:.2}", a / b)
+        let r = a / b;
+        let decimals = if r >= 0.1 || r == 0.0 {
+            2
+        } else {
+            (1.0 - r.log10().floor()) as usize
+        };
+        format!("{r:.decimals$}")
     } else {
         "–".into()
     }
@@ -558,4 +565,18 @@ fn targets(orgs: &[SeededOrg], rows: &[Row], process: Option<&Process>) -> Strin
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(11.0, 11098.5), "0.00099");
+        assert_eq!(ratio(5.0, 100.0), "0.050");
+        assert_eq!(ratio(3.0, 2.0), "1.50");
+        assert_eq!(ratio(0.0, 2.0), "0.00");
+        assert_eq!(ratio(1.0, 0.0), "–");
+    }
 }

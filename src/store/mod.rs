@@ -11,6 +11,7 @@ mod write;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -81,7 +82,9 @@ impl Store {
     /// A client from the standard AWS configuration chain (`AWS_ENDPOINT_URL_DYNAMODB` included).
     /// TLS trusts only the roots that sign AWS endpoints (loading and parsing every system root
     /// certificate was most of the function's cold start), unless an endpoint of another HTTPS
-    /// service is configured.
+    /// service is configured. Credentials come straight from the environment when it holds them,
+    /// as Lambda's always does: the default chain would first build STS and IMDS clients that are
+    /// never called, a third of the instructions of init.
     pub async fn from_environment(table: impl Into<String>) -> Self {
         let other_https_endpoint = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
             .iter()
@@ -102,12 +105,21 @@ impl Store {
             ))
             .tls_context(context)
             .build_https();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
-        Self::new(Client::new(&config), table)
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        if credentials_in_environment(|name| std::env::var(name).ok()) {
+            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+        }
+        Self::new(Client::new(&loader.load().await), table)
     }
+}
+
+/// Whether `lookup` holds a complete static key pair, which the default chain would pick first
+/// anyway; a partial one is left to the chain, which then looks further.
+fn credentials_in_environment(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| lookup(name).is_some_and(|value| !value.trim().is_empty()))
 }
 
 /// Throttling and unavailability are worth a retry by the client (503); anything else is a fault (500).
@@ -163,7 +175,30 @@ mod tests {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
 
-    use super::AWS_ROOTS;
+    use super::{credentials_in_environment, AWS_ROOTS};
+
+    #[test]
+    fn only_a_complete_key_pair_counts_as_credentials_in_the_environment() {
+        let with = |pairs: &'static [(&'static str, &'static str)]| {
+            credentials_in_environment(move |name| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            })
+        };
+        assert!(with(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret")
+        ]));
+        assert!(!with(&[("AWS_ACCESS_KEY_ID", "AKIA")]));
+        assert!(!with(&[("AWS_SECRET_ACCESS_KEY", "secret")]));
+        assert!(!with(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", " ")
+        ]));
+        assert!(!with(&[]));
+    }
 
     #[test]
     fn the_aws_roots_are_five_parsable_certificates() {

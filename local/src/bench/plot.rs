@@ -48,7 +48,9 @@ pub fn log_log(
     let points = || series.iter().flat_map(|s| s.points.iter());
     let (x_min, x_max) = bounds(points().map(|p| p.0));
     let (y_min, y_max) = bounds(points().map(|p| p.1));
-    let root = BitMapBackend::new(file, (900, 560)).into_drawing_area();
+    let (bottom, top) = (y_min / 2.0, y_max * 2.0);
+    let top = top * legend_headroom(bottom, top, series.len());
+    let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -57,7 +59,7 @@ pub fn log_log(
         .y_label_area_size(72)
         .build_cartesian_2d(
             (x_min / 1.5..x_max * 1.5).log_scale(),
-            (y_min / 2.0..y_max * 2.0).log_scale(),
+            (bottom..top).log_scale(),
         )?;
     chart
         .configure_mesh()
@@ -83,7 +85,7 @@ pub fn log_log(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::MiddleRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -91,6 +93,22 @@ pub fn log_log(
     root.present()
         .with_context(|| format!("writing {}", file.display()))?;
     Ok(())
+}
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 560;
+/// Caption, margins and the x label area: the rest of the height is the plotting area.
+const NON_PLOT_HEIGHT: f64 = 130.0;
+const LEGEND_ROW_HEIGHT: f64 = 20.0;
+const LEGEND_PADDING: f64 = 30.0;
+
+/// The factor to raise a log-scaled top by so that a band above the data is free for the
+/// legend of `entries` lines, which then never hides a line.
+fn legend_headroom(bottom: f64, top: f64, entries: usize) -> f64 {
+    let plot_height = f64::from(HEIGHT) - NON_PLOT_HEIGHT;
+    let band = ((entries as f64 * LEGEND_ROW_HEIGHT + LEGEND_PADDING) / plot_height).min(0.8);
+    let data_decades = (top / bottom).log10();
+    10f64.powf(data_decades * band / (1.0 - band))
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -101,5 +119,24 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
         (1.0, 10.0)
     } else {
         (min, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_band_above_the_data_holds_the_legend() {
+        for (bottom, top, entries) in [(0.1, 30.0, 5), (5.0, 20_000.0, 4), (1.0, 1.0001, 1)] {
+            let raised = top * legend_headroom(bottom, top, entries);
+            let plot_height = f64::from(HEIGHT) - NON_PLOT_HEIGHT;
+            let free_pixels = plot_height * (raised / top).log10() / (raised / bottom).log10();
+            let legend_pixels = entries as f64 * LEGEND_ROW_HEIGHT + LEGEND_PADDING;
+            assert!(
+                (free_pixels - legend_pixels).abs() < 1e-6,
+                "{free_pixels} px free for a {legend_pixels} px legend ({bottom}..{top})"
+            );
+        }
     }
 }

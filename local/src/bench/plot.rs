@@ -53,9 +53,9 @@ pub fn log_log(
     let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(48)
+        .caption(title, ("sans-serif", CAPTION_FONT))
+        .margin(MARGIN)
+        .x_label_area_size(X_LABEL_AREA)
         .y_label_area_size(72)
         .build_cartesian_2d(
             (x_min / 1.5..x_max * 1.5).log_scale(),
@@ -97,8 +97,13 @@ pub fn log_log(
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
+const CAPTION_FONT: u32 = 22;
+const MARGIN: u32 = 16;
+const X_LABEL_AREA: u32 = 48;
+/// The caption's line with the space plotters leaves below it.
+const CAPTION_AREA: u32 = 50;
 /// Caption, margins and the x label area: the rest of the height is the plotting area.
-const NON_PLOT_HEIGHT: f64 = 130.0;
+const NON_PLOT_HEIGHT: f64 = (CAPTION_AREA + 2 * MARGIN + X_LABEL_AREA) as f64;
 const LEGEND_ROW_HEIGHT: f64 = 20.0;
 const LEGEND_PADDING: f64 = 30.0;
 

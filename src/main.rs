@@ -5,7 +5,9 @@ use std::sync::Arc;
 use enrollment_tokens::{lambda, telemetry};
 use lambda_http::{run, service_fn, Error, Request, RequestExt};
 
-#[tokio::main]
+// Lambda hands a process one event at a time, so worker threads would only add their start-up
+// to every cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init_logs();
     let app = match lambda::init().await {

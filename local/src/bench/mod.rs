@@ -383,7 +383,7 @@ fn report(
     out.push_str(&targets(orgs, rows, process));
     if let Some(p) = process {
         let _ = writeln!(out, "\n## Process\n");
-        let _ = writeln!(out, "Release binaries of this run, started fresh {} times each (alternating) against an in-process Runtime API; medians. Ready = exec to the first `/next` poll; first response = exec to the first answer (page 1 of the 100k organization for ours).\n", options.cold_starts);
+        let _ = writeln!(out, "Release binaries of this run, started fresh {} times each (alternating) against an in-process Runtime API; medians. Ready = exec to the first `/next` poll; first response = exec to the first answer (page 1 of the 100k organization for ours). Ours runs tokio's current-thread runtime (Lambda sends one event at a time); hello-world is the plain `#[tokio::main]` one, with a worker thread per core.\n", options.cold_starts);
         let _ = writeln!(
             out,
             "| binary | ready ms | first response ms | size |\n|---|---:|---:|---:|"

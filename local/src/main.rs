@@ -159,8 +159,10 @@ async fn main() -> anyhow::Result<()> {
 fn init_logs(quiet: bool) {
     use tracing_subscriber::{fmt, EnvFilter};
     let level = if quiet { "warn" } else { "info" };
+    // The engine warns of every error it answers, the first start's expected "no such table"
+    // included; a real fault still shows in the request's own log line.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},aws_smithy_runtime=error,aws_sdk_dynamodb=error,aws_smithy_runtime_api=error,aws_smithy_http_client=error,dynoxide=error")));
     fmt()
         .json()
         .with_target(false)

@@ -102,16 +102,19 @@ const MARGIN: u32 = 16;
 const X_LABEL_AREA: u32 = 48;
 /// The caption's line with the space plotters leaves below it.
 const CAPTION_AREA: u32 = 50;
-/// Caption, margins and the x label area: the rest of the height is the plotting area.
-const NON_PLOT_HEIGHT: f64 = (CAPTION_AREA + 2 * MARGIN + X_LABEL_AREA) as f64;
+/// The height left for the plotting area by the caption, the margins and the x label area.
+const PLOT_HEIGHT: f64 = (HEIGHT - CAPTION_AREA - 2 * MARGIN - X_LABEL_AREA) as f64;
 const LEGEND_ROW_HEIGHT: f64 = 20.0;
 const LEGEND_PADDING: f64 = 30.0;
+
+fn legend_pixels(entries: usize) -> f64 {
+    entries as f64 * LEGEND_ROW_HEIGHT + LEGEND_PADDING
+}
 
 /// The factor to raise a log-scaled top by so that a band above the data is free for the
 /// legend of `entries` lines, which then never hides a line.
 fn legend_headroom(bottom: f64, top: f64, entries: usize) -> f64 {
-    let plot_height = f64::from(HEIGHT) - NON_PLOT_HEIGHT;
-    let band = ((entries as f64 * LEGEND_ROW_HEIGHT + LEGEND_PADDING) / plot_height).min(0.8);
+    let band = (legend_pixels(entries) / PLOT_HEIGHT).min(0.8);
     let data_decades = (top / bottom).log10();
     10f64.powf(data_decades * band / (1.0 - band))
 }
@@ -135,9 +138,8 @@ mod tests {
     fn the_band_above_the_data_holds_the_legend() {
         for (bottom, top, entries) in [(0.1, 30.0, 5), (5.0, 20_000.0, 4), (1.0, 1.0001, 1)] {
             let raised = top * legend_headroom(bottom, top, entries);
-            let plot_height = f64::from(HEIGHT) - NON_PLOT_HEIGHT;
-            let free_pixels = plot_height * (raised / top).log10() / (raised / bottom).log10();
-            let legend_pixels = entries as f64 * LEGEND_ROW_HEIGHT + LEGEND_PADDING;
+            let free_pixels = PLOT_HEIGHT * (raised / top).log10() / (raised / bottom).log10();
+            let legend_pixels = legend_pixels(entries);
             assert!(
                 (free_pixels - legend_pixels).abs() < 1e-6,
                 "{free_pixels} px free for a {legend_pixels} px legend ({bottom}..{top})"
